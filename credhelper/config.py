@@ -1,0 +1,197 @@
+"""ecrpy's own TOML config: per-registry settings, aliases, cache options.
+
+```toml
+[registries."127.0.0.1:5001"]          # an alias: any host mapped to an ECR account/region
+account_id = "123456789012"
+region = "us-east-1"
+[registries."123456789012.dkr.ecr.eu-west-1.amazonaws.com"]
+profile = "prod"                        # per-registry identity
+role_arn = "arn:aws:iam::123456789012:role/ci-push"
+[cache]
+backend = "file"                        # file | keyring | none
+min_remaining = 1800                    # seconds a served token must still be valid
+```
+
+Parsing TOML costs several ms at import, so the hot path reads a JSON snapshot of the parsed
+config kept beside the token cache and re-parses only when the TOML file's stat changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import paths
+from .errors import ConfigError
+
+CACHE_BACKENDS = ("file", "keyring", "none")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Settings for one registry host: an alias target and/or the identity to use."""
+
+    host: str
+    account_id: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+
+    @property
+    def is_alias(self) -> bool:
+        """True when the settings map the host to an ECR account and region."""
+        return self.account_id is not None and self.region is not None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole parsed config; empty when no file exists."""
+
+    registries: Mapping[str, RegistrySettings] = field(default_factory=dict)
+    cache_backend: str = "file"
+    min_remaining: int = 0
+    source: str | None = None
+
+    def for_host(self, host: str) -> RegistrySettings | None:
+        """The settings for a normalised ``host[:port]``, if any."""
+        return self.registries.get(host.lower())
+
+
+def _str(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{key} must be a non-empty string")
+    return value.strip()
+
+
+def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
+    """Validate a parsed TOML document; every error names the key at fault."""
+    unknown = set(data) - {"registries", "cache"}
+    if unknown:
+        raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
+    registries: dict[str, RegistrySettings] = {}
+    raw_regs = data.get("registries", {})
+    if not isinstance(raw_regs, Mapping):
+        raise ConfigError("[registries] must be a table of tables")
+    for host, table in raw_regs.items():
+        where = f'registries."{host}"'
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        extra = set(table) - {"account_id", "region", "profile", "role_arn"}
+        if extra:
+            raise ConfigError(f"{where} has unknown key(s): {', '.join(sorted(extra))}")
+        account = table.get("account_id")
+        if isinstance(account, int):
+            account = f"{account:012d}"
+        if account is not None and (not isinstance(account, str) or not _ACCOUNT_RE.match(account)):
+            raise ConfigError(f"{where}.account_id must be a 12-digit AWS account id")
+        region = _str(table, "region", where)
+        if region is not None and not _REGION_RE.match(region):
+            raise ConfigError(f"{where}.region {region!r} is not an AWS region name")
+        if (account is None) != (region is None):
+            raise ConfigError(f"{where} needs both account_id and region to act as an alias")
+        role_arn = _str(table, "role_arn", where)
+        if role_arn is not None and not role_arn.startswith("arn:"):
+            raise ConfigError(f"{where}.role_arn must be an IAM role ARN")
+        key = str(host).strip().lower()
+        if not key:
+            raise ConfigError("registries: empty host name")
+        registries[key] = RegistrySettings(
+            host=key,
+            account_id=account,
+            region=region,
+            profile=_str(table, "profile", where),
+            role_arn=role_arn,
+        )
+    cache = data.get("cache", {})
+    if not isinstance(cache, Mapping):
+        raise ConfigError("[cache] must be a table")
+    backend = cache.get("backend", "file")
+    if backend not in CACHE_BACKENDS:
+        raise ConfigError(f"cache.backend must be one of {', '.join(CACHE_BACKENDS)}")
+    min_remaining = cache.get("min_remaining", 0)
+    if not isinstance(min_remaining, int) or isinstance(min_remaining, bool) or min_remaining < 0:
+        raise ConfigError("cache.min_remaining must be a whole number of seconds >= 0")
+    return Config(registries, str(backend), min_remaining, source)
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    """The inverse of ``from_dict`` (used for the snapshot)."""
+    regs: dict[str, Any] = {}
+    for host, s in config.registries.items():
+        regs[host] = {
+            k: v
+            for k, v in (
+                ("account_id", s.account_id),
+                ("region", s.region),
+                ("profile", s.profile),
+                ("role_arn", s.role_arn),
+            )
+            if v is not None
+        }
+    return {
+        "registries": regs,
+        "cache": {"backend": config.cache_backend, "min_remaining": config.min_remaining},
+    }
+
+
+def parse_toml(path: str) -> Config:
+    """Read and validate the TOML file at ``path``."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    return from_dict(data, source=path)
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def load(path: str | None = None, snapshot_dir: str | None = None) -> Config:
+    """The config, from the JSON snapshot when the TOML file is unchanged.
+
+    A missing file is an empty config. The snapshot is an optimisation only: any problem
+    reading or writing it falls back to parsing the TOML.
+    """
+    path = path or paths.config_file()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return Config(source=None)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    snap_path = os.path.join(snapshot_dir or paths.cache_dir(), "config-snapshot.json")
+    key = [path, *_stat_key(st)]
+    try:
+        with open(snap_path, encoding="utf-8") as f:
+            snap = json.load(f)
+        if snap.get("v") == _SNAPSHOT_VERSION and snap.get("key") == key:
+            return from_dict(snap["config"], source=path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError):
+        pass
+    config = parse_toml(path)
+    try:
+        from .fsutil import atomic_write_private
+
+        doc = {"v": _SNAPSHOT_VERSION, "key": key, "config": to_dict(config)}
+        atomic_write_private(snap_path, json.dumps(doc).encode())
+    except OSError:
+        pass
+    return config
