@@ -1,0 +1,1 @@
+"""The ``ecrpy`` command line: one module per command, errors handled once in ``main``."""
