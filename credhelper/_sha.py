@@ -6,10 +6,11 @@ from __future__ import annotations
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     try:
-        from _sha2 import sha256  # CPython >= 3.12
+        import _sha2 as builtin_sha  # type: ignore[import-not-found,unused-ignore]  # >= 3.12
     except ImportError:
         try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef]  # CPython <= 3.11
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment]  # other interpreters
-    return sha256(data).hexdigest()
+            import _sha256 as builtin_sha  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:  # another interpreter: hashlib is always there
+            import hashlib as builtin_sha  # type: ignore[no-redef,unused-ignore]
+    digest: str = builtin_sha.sha256(data).hexdigest()
+    return digest

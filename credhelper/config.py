@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import sys
 
 from . import paths
 from .errors import ConfigError
+
+TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 CACHE_BACKENDS = ("file", "keyring", "none")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -34,15 +37,36 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _SNAPSHOT_VERSION = 1
 
 
-@dataclass(frozen=True)
 class RegistrySettings:
     """Settings for one registry host: an alias target and/or the identity to use."""
 
-    host: str
-    account_id: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    role_arn: str | None = None
+    __slots__ = ("account_id", "host", "profile", "region", "role_arn")
+
+    def __init__(
+        self,
+        host: str,
+        account_id: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        role_arn: str | None = None,
+    ) -> None:
+        self.host = host
+        self.account_id = account_id
+        self.region = region
+        self.profile = profile
+        self.role_arn = role_arn
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RegistrySettings):
+            return NotImplemented
+        return all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, a) for a in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{a}={getattr(self, a)!r}" for a in self.__slots__)
+        return f"RegistrySettings({fields})"
 
     @property
     def is_alias(self) -> bool:
@@ -50,14 +74,22 @@ class RegistrySettings:
         return self.account_id is not None and self.region is not None
 
 
-@dataclass(frozen=True)
 class Config:
     """The whole parsed config; empty when no file exists."""
 
-    registries: Mapping[str, RegistrySettings] = field(default_factory=dict)
-    cache_backend: str = "file"
-    min_remaining: int = 0
-    source: str | None = None
+    __slots__ = ("cache_backend", "min_remaining", "registries", "source")
+
+    def __init__(
+        self,
+        registries: Mapping[str, RegistrySettings] | None = None,
+        cache_backend: str = "file",
+        min_remaining: int = 0,
+        source: str | None = None,
+    ) -> None:
+        self.registries: Mapping[str, RegistrySettings] = registries or {}
+        self.cache_backend = cache_backend
+        self.min_remaining = min_remaining
+        self.source = source
 
     def for_host(self, host: str) -> RegistrySettings | None:
         """The settings for a normalised ``host[:port]``, if any."""
@@ -80,11 +112,11 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
         raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
     registries: dict[str, RegistrySettings] = {}
     raw_regs = data.get("registries", {})
-    if not isinstance(raw_regs, Mapping):
+    if not isinstance(raw_regs, dict):
         raise ConfigError("[registries] must be a table of tables")
     for host, table in raw_regs.items():
         where = f'registries."{host}"'
-        if not isinstance(table, Mapping):
+        if not isinstance(table, dict):
             raise ConfigError(f"{where} must be a table")
         extra = set(table) - {"account_id", "region", "profile", "role_arn"}
         if extra:
@@ -113,7 +145,7 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
             role_arn=role_arn,
         )
     cache = data.get("cache", {})
-    if not isinstance(cache, Mapping):
+    if not isinstance(cache, dict):
         raise ConfigError("[cache] must be a table")
     backend = cache.get("backend", "file")
     if backend not in CACHE_BACKENDS:
@@ -146,10 +178,10 @@ def to_dict(config: Config) -> dict[str, Any]:
 
 def parse_toml(path: str) -> Config:
     """Read and validate the TOML file at ``path``."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

@@ -41,9 +41,14 @@ def ensure_private_dir(path: str) -> None:
 
 
 def atomic_write_private(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically with permissions ``mode``."""
+    """Write ``data`` to ``path`` atomically, 0600, in a private (0700, own) folder."""
+    ensure_private_dir(os.path.dirname(os.path.abspath(path)))
+    atomic_write(path, data, mode)
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically with permissions ``mode`` (folder must exist)."""
     folder = os.path.dirname(os.path.abspath(path))
-    ensure_private_dir(folder)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{id(data):x}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, mode)

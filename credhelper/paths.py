@@ -74,3 +74,19 @@ def log_dir() -> str:
 def docker_config_dir() -> str:
     """The docker CLI's config folder (``DOCKER_CONFIG`` or ``~/.docker``)."""
     return os.environ.get("DOCKER_CONFIG") or os.path.join(_home(), ".docker")
+
+
+def user_state_dir() -> str:
+    """platformdirs.user_state_dir("ecrpy", appauthor=False)."""
+    if sys.platform == "darwin":
+        return os.path.join(_home(), "Library", "Application Support", APP)
+    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
+        return os.path.join(_xdg("XDG_STATE_HOME", os.path.join(".local", "state")), APP)
+    import platformdirs
+
+    return platformdirs.user_state_dir(APP, appauthor=False)
+
+
+def state_dir() -> str:
+    """Non-secret state such as the index of stored credentials (``ECRPY_STATE_DIR``)."""
+    return os.environ.get("ECRPY_STATE_DIR") or user_state_dir()

@@ -1,0 +1,66 @@
+"""``ecrpy configure [REGISTRY…] [--default]``: point docker at docker-credential-ecrpy."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+from ..errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``configure`` command."""
+    p = sub.add_parser(
+        "configure",
+        help="add credHelpers (or credsStore) entries for ecrpy to docker's config.json",
+        description="Add `credHelpers` entries for ECR registries (or configured aliases) to "
+        "$DOCKER_CONFIG/config.json, or make ecrpy the default `credsStore` with --default. "
+        "Idempotent and atomic; every other key is kept and the old file saved as config.json.bak.",
+    )
+    p.add_argument("registries", nargs="*", metavar="REGISTRY", help="ECR host or alias")
+    p.add_argument("--default", action="store_true", help="set credsStore to ecrpy")
+    p.add_argument("--docker-config", metavar="DIR", help="docker config dir (default: ~/.docker)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Edit docker's config.json and report what changed."""
+    from .. import config as config_mod
+    from .. import docker_config
+    from .. import registry as registry_mod
+
+    if not args.registries and not args.default:
+        raise UsageError(
+            "name at least one registry or use --default",
+            hint="e.g. ecrpy configure 123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        )
+    config = config_mod.load()
+    hosts: list[str] = []
+    for name in args.registries:
+        host = registry_mod.normalize(name)
+        if host is None or registry_mod.resolve(host, config) is None:
+            raise UsageError(
+                f"{name!r} is neither an ECR registry nor an alias in "
+                f"{config_mod.paths.config_file()}",
+                hint='add [registries."HOST"] account_id/region to the ecrpy config for an alias',
+            )
+        hosts.append(host)
+    change = docker_config.configure(hosts, args.default, args.docker_config, args.dry_run)
+    verb = "would add" if args.dry_run else "added"
+    for item in change.added:
+        print(f"{verb}: {item} -> ecrpy")
+    for item in change.unchanged:
+        print(f"already set: {item} -> ecrpy")
+    if change.backup:
+        print(f"backup: {change.backup}")
+    print(f"docker config: {change.path}")
+    if shutil.which("docker-credential-ecrpy") is None:
+        import sys
+
+        print(
+            "warning: docker-credential-ecrpy is not on PATH; docker will not find it "
+            "(install with pipx, or add the venv's bin folder to PATH)",
+            file=sys.stderr,
+        )
+    return 0

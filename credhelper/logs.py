@@ -1,0 +1,125 @@
+"""The log file: rotated, redacted, never stdout; imported lazily (logging costs ~13 ms).
+
+The helper's cache hit logs nothing, so it never pays for ``logging``. Any other path calls
+``get_logger()``, which configures a rotating file handler under the user log dir with a filter
+that masks anything that looks like a secret — and every secret ecrpy has seen in this process
+(``remember_secret``), which catches tokens no pattern would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+
+_LOGGER: logging.Logger | None = None
+_SECRETS: set[str] = set()
+
+# Patterns for secrets that may reach a message through a library's exception text.
+_PATTERNS = (
+    # Basic auth / bearer headers (before the key=value rule, which would stop at "Basic")
+    re.compile(r"(?i)(\b(?:basic|bearer)\s+)([A-Za-z0-9+/=._-]{8,})"),
+    # values after a secret-ish key name: aws_secret_access_key = …, "password": "…"
+    re.compile(
+        r"(?i)((?:secret|token|password|passwd|authorization|credential)[\w-]*"
+        r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)"
+    ),
+    # long base64 blobs (ECR tokens are ~2-3 kB of base64)
+    re.compile(r"()([A-Za-z0-9+/]{80,}={0,2})"),
+)
+
+
+def remember_secret(value: str | None) -> None:
+    """Mask ``value`` (and its obvious fragments) wherever it would be logged."""
+    if value and len(value) >= 8:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret and secret-looking value replaced by ``***``."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "***", text)
+    return text
+
+
+def _level() -> int:
+    import logging
+
+    name = os.environ.get("ECRPY_LOG_LEVEL", "INFO").upper()
+    value = logging.getLevelName(name)
+    return value if isinstance(value, int) else logging.INFO
+
+
+def get_logger() -> logging.Logger:
+    """The ``ecrpy`` logger writing to ``<log dir>/ecrpy.log`` (created 0700/0600)."""
+    global _LOGGER
+    if _LOGGER is not None:
+        return _LOGGER
+    import logging
+    import logging.handlers
+
+    from . import paths
+    from .fsutil import ensure_private_dir
+
+    class _RedactingFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
+        def formatException(self, ei: object) -> str:
+            return redact(super().formatException(ei))  # type: ignore[arg-type]
+
+    logger = logging.getLogger("ecrpy")
+    logger.setLevel(_level())
+    logger.propagate = False
+    folder = paths.log_dir()
+    try:
+        ensure_private_dir(folder)
+        path = os.path.join(folder, "ecrpy.log")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True
+        )
+    except OSError:
+        handler = logging.NullHandler()  # an unwritable log dir must never break the helper
+    handler.setFormatter(
+        _RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(message)s")
+    )
+    logger.addHandler(handler)
+    _LOGGER = logger
+    return logger
+
+
+def log_path() -> str:
+    """Where the log file lives (for messages and ``ecrpy doctor``)."""
+    from . import paths
+
+    return os.path.join(paths.log_dir(), "ecrpy.log")
+
+
+def debug(msg: str, *args: object) -> None:
+    """Log at DEBUG."""
+    get_logger().debug(msg, *args)
+
+
+def info(msg: str, *args: object) -> None:
+    """Log at INFO."""
+    get_logger().info(msg, *args)
+
+
+def warning(msg: str, *args: object) -> None:
+    """Log at WARNING."""
+    get_logger().warning(msg, *args)
+
+
+def error(msg: str, *args: object, exc_info: bool = False) -> None:
+    """Log at ERROR, with the (redacted) traceback when ``exc_info``."""
+    get_logger().error(msg, *args, exc_info=exc_info or None)
+
+

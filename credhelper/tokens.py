@@ -1,0 +1,189 @@
+"""Fetch ECR authorization tokens; turn every AWS failure into one line with the fix.
+
+Private registries call ``ecr:GetAuthorizationToken`` in the registry's own region (FIPS and
+dual-stack endpoints follow the host name); ECR Public calls ``ecr-public`` in us-east-1.
+Waits are bounded: short connect/read timeouts and botocore's *standard* retry mode (which
+retries throttling, 5xx and connection errors with jittered back-off, as AWS advises).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+
+from . import identity
+from .errors import CredentialsError, EcrpyError, TokenError
+from .logs import remember_secret
+from .token_cache.base import CacheEntry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .registry import Registry
+
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+MAX_ATTEMPTS = 3
+
+
+def client_config(registry: Registry | None = None) -> Any:
+    """botocore Config with bounded waits and the host's FIPS/dual-stack choice."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        use_fips_endpoint=bool(registry and registry.fips),
+        use_dualstack_endpoint=bool(registry and registry.dualstack),
+        user_agent_extra="ecrpy",
+    )
+
+
+def fetch(
+    registry: Registry, profile: str | None = None, role_arn: str | None = None
+) -> CacheEntry:
+    """A fresh token for ``registry`` from the identity (``profile``/``role_arn`` or default)."""
+    try:
+        session = identity.session(profile=profile, role_arn=role_arn, region=registry.api_region)
+        requested_at = time.time()
+        if registry.public:
+            client = session.client(
+                "ecr-public", region_name="us-east-1", config=client_config(registry)
+            )
+            data = client.get_authorization_token()["authorizationData"]
+        else:
+            client = session.client(
+                "ecr", region_name=registry.region, config=client_config(registry)
+            )
+            resp = client.get_authorization_token(registryIds=[registry.account_id])
+            data = resp["authorizationData"][0]
+        creds_expire_at = identity.credentials_expiry(session)
+    except EcrpyError:
+        raise
+    except Exception as exc:  # botocore's tree is wide; one place maps it
+        raise translate(exc, registry, profile) from None
+    return _entry(registry, data, requested_at, creds_expire_at)
+
+
+def _entry(
+    registry: Registry, data: Any, requested_at: float, creds_expire_at: float | None
+) -> CacheEntry:
+    try:
+        raw = base64.b64decode(data["authorizationToken"], validate=True).decode()
+        username, sep, password = raw.partition(":")
+        expires = data["expiresAt"]
+        expires_at = expires.timestamp() if hasattr(expires, "timestamp") else float(expires)
+    except (KeyError, TypeError, ValueError, binascii.Error, UnicodeDecodeError):
+        raise TokenError(
+            f"ECR returned a malformed authorization token for {registry.host}",
+            hint="retry; if it persists, check any proxy between you and AWS",
+        ) from None
+    if not sep or not password:
+        raise TokenError(f"ECR returned a malformed authorization token for {registry.host}")
+    remember_secret(password)
+    remember_secret(data["authorizationToken"])
+    return CacheEntry(
+        registry=registry.host,
+        username=username,
+        token=password,
+        requested_at=requested_at,
+        expires_at=expires_at,
+        creds_expire_at=creds_expire_at,
+        proxy_endpoint=data.get("proxyEndpoint"),
+    )
+
+
+def _error_code(exc: Exception) -> tuple[str, str]:
+    response = getattr(exc, "response", None) or {}
+    err = response.get("Error", {}) if isinstance(response, dict) else {}
+    return str(err.get("Code", "")), str(err.get("Message", ""))
+
+
+def is_access_denied(exc: Exception) -> bool:
+    """Real ECR's JSON ``AccessDeniedException`` or moto's XML 403 ``AccessDenied``."""
+    code, message = _error_code(exc)
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
+        return True
+    return code == "403" and "AccessDenied" in message
+
+
+def translate(exc: Exception, registry: Registry | None, profile: str | None) -> EcrpyError:
+    """One ``EcrpyError`` (message + fix) for any AWS failure (``registry`` None: not ECR)."""
+    import botocore.exceptions as be
+
+    from . import logs
+
+    where = registry.host if registry else "AWS"
+    logs.error("call for %s failed: %s: %s", where, type(exc).__name__, exc)
+    who = f"profile '{profile}'" if profile else "the default AWS identity"
+    login = f"aws sso login --profile {profile}" if profile else "aws sso login"
+    if isinstance(exc, (be.SSOTokenLoadError, be.UnauthorizedSSOTokenError)) or (
+        type(exc).__name__ in ("TokenRetrievalError", "SSOError")
+    ):
+        return CredentialsError(f"SSO session for {who} has expired", hint=f"run: {login}")
+    if isinstance(exc, be.NoCredentialsError):
+        return CredentialsError(
+            "no AWS credentials found",
+            hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run: aws configure / aws sso login",
+        )
+    if isinstance(exc, be.ProfileNotFound):
+        return CredentialsError(
+            f"AWS profile {exc.kwargs.get('profile')!r} not found",
+            hint="check AWS_PROFILE and ~/.aws/config, or the profile in ecrpy's config",
+        )
+    if isinstance(exc, be.CredentialRetrievalError):
+        return CredentialsError(
+            f"could not get credentials for {who}: {exc.kwargs.get('provider', 'provider')} failed",
+            hint="run the credential_process/sso command by hand to see why",
+        )
+    if isinstance(exc, (be.ConnectTimeoutError, be.EndpointConnectionError, be.ReadTimeoutError)):
+        return TokenError(
+            f"cannot reach the AWS endpoint for {registry.region if registry else 'the call'}",
+            hint="check the network, proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL settings",
+        )
+    if isinstance(exc, be.ResponseParserError):
+        return TokenError(
+            "ECR sent a response that could not be parsed",
+            hint="retry; if it persists, check any proxy between you and AWS",
+        )
+    if isinstance(exc, be.ClientError):
+        code, _ = _error_code(exc)
+        if is_access_denied(exc):
+            if registry is None:
+                return TokenError(f"{who} was denied by AWS ({code})")
+            if registry.public:
+                return TokenError(
+                    f"{who} is not allowed to call ecr-public:GetAuthorizationToken",
+                    hint="grant ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken "
+                    "on resource *",
+                )
+            return TokenError(
+                f"{who} is not allowed to call ecr:GetAuthorizationToken",
+                hint="grant ecr:GetAuthorizationToken on resource * to the identity",
+            )
+        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+            return CredentialsError(
+                f"the AWS credentials of {who} have expired",
+                hint=f"refresh them (e.g. {login}, or re-export the session)",
+            )
+        if code in (
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "SignatureDoesNotMatch",
+            "InvalidSignatureException",
+        ):
+            return CredentialsError(
+                f"AWS rejected the credentials of {who} ({code})",
+                hint="check the access key and secret, or your system clock",
+            )
+        if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+            return TokenError("ECR throttled the token request", hint="retry in a few seconds")
+        if code.startswith("5") or code in ("ServerException", "InternalFailure"):
+            return TokenError(f"ECR answered with a server error ({code})", hint="retry later")
+        return TokenError(f"ECR refused the token request ({code or 'unknown error'})")
+    if isinstance(exc, be.BotoCoreError):
+        return TokenError(f"could not get an ECR token: {type(exc).__name__}")
+    return TokenError(f"could not get an ECR token: {type(exc).__name__}")
