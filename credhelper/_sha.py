@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_SHA256: Any = None
+
+
+def _constructor() -> Any:
+    # A failed import is not cached by Python, so resolve the constructor once per process.
+    global _SHA256
+    if _SHA256 is None:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # >= 3.12
+        except ImportError:
+            try:
+                from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+            except ImportError:  # another interpreter: hashlib is always there
+                from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+        _SHA256 = sha256
+    return _SHA256
+
 
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
-    try:
-        import _sha2 as builtin_sha  # type: ignore[import-not-found,unused-ignore]  # >= 3.12
-    except ImportError:
-        try:
-            import _sha256 as builtin_sha  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:  # another interpreter: hashlib is always there
-            import hashlib as builtin_sha  # type: ignore[no-redef,unused-ignore]
-    digest: str = builtin_sha.sha256(data).hexdigest()
+    digest: str = _constructor()(data).hexdigest()
     return digest

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 CACHE_BACKENDS = ("file", "keyring", "none")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION_RE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 _SNAPSHOT_VERSION = 1
 
 

@@ -144,7 +144,9 @@ def translate(exc: Exception, registry: Registry | None, profile: str | None) ->
             f"cannot reach the AWS endpoint for {registry.region if registry else 'the call'}",
             hint="check the network, proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL settings",
         )
-    if isinstance(exc, be.ResponseParserError):
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ResponseParserError):
         return TokenError(
             "ECR sent a response that could not be parsed",
             hint="retry; if it persists, check any proxy between you and AWS",

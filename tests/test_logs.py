@@ -25,5 +25,11 @@ def test_remembered_secret_is_masked() -> None:
 def test_secret_shapes_are_masked(text: str) -> None:
     out = logs.redact(text)
     assert "***" in out
-    for fragment in ("wJalrXUtnFEMI", "hunter2hunter2", "QVdTOnNlY3JldHNlY3JldA", "FwoGZXIvYXdz", "QUJDQUJD"):
+    for fragment in (
+        "wJalrXUtnFEMI",
+        "hunter2hunter2",
+        "QVdTOnNlY3JldHNlY3JldA",
+        "FwoGZXIvYXdz",
+        "QUJDQUJD",
+    ):
         assert fragment not in out

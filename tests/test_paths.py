@@ -11,7 +11,9 @@ from credhelper import paths
 
 
 @pytest.mark.parametrize("xdg", [True, False])
-def test_same_as_platformdirs(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str], xdg: bool) -> None:
+def test_same_as_platformdirs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str], xdg: bool
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         if xdg:

@@ -17,8 +17,12 @@ FP_A = "a" * 64
 FP_B = "b" * 64
 
 
-def entry(token: str = "secret-token", registry: str = "1.dkr.ecr.us-east-1.amazonaws.com",
-          ttl: float = 3600, creds_ttl: float | None = None) -> CacheEntry:
+def entry(
+    token: str = "secret-token",
+    registry: str = "1.dkr.ecr.us-east-1.amazonaws.com",
+    ttl: float = 3600,
+    creds_ttl: float | None = None,
+) -> CacheEntry:
     now = time.time()
     return CacheEntry(
         registry=registry,
@@ -99,7 +103,9 @@ class TestFileBackend(CacheContract):
     @pytest.mark.parametrize(
         "garbage", [b"", b"{", b"[]", b'{"v": 1}', b"\xff\xfe", b'{"v":1,"token":5}', b"x" * 300000]
     )
-    def test_corrupt_file_is_ignored_then_rewritten(self, cache: TokenCache, garbage: bytes) -> None:
+    def test_corrupt_file_is_ignored_then_rewritten(
+        self, cache: TokenCache, garbage: bytes
+    ) -> None:
         assert isinstance(cache, FileTokenCache)
         key = CacheKey(FP_A, "aws_us-east-1_111111111111")
         cache.put(key, entry("good"))
@@ -130,7 +136,9 @@ class TestFileBackend(CacheContract):
             os.chmod(cache.directory, 0o700)
         assert cache.get(key).token == "secret-token"  # type: ignore[union-attr]
 
-    def test_symlinked_entry_is_not_followed(self, cache: TokenCache, tmp_path: os.PathLike[str]) -> None:
+    def test_symlinked_entry_is_not_followed(
+        self, cache: TokenCache, tmp_path: os.PathLike[str]
+    ) -> None:
         assert isinstance(cache, FileTokenCache)
         key = CacheKey(FP_A, "aws_us-east-1_111111111111")
         cache.put(key, entry())
@@ -185,8 +193,14 @@ class TestServable:
 
     def test_credentials_expiry_caps_the_token(self) -> None:
         now = 1_000_000.0
-        e = CacheEntry("r", "AWS", "t", requested_at=now, expires_at=now + 12 * 3600,
-                       creds_expire_at=now + 3600)
+        e = CacheEntry(
+            "r",
+            "AWS",
+            "t",
+            requested_at=now,
+            expires_at=now + 12 * 3600,
+            creds_expire_at=now + 3600,
+        )
         assert e.valid_until == now + 3600
         assert e.servable(now + 1700) and not e.servable(now + 1900)
         assert not e.unexpired(now + 3601)
@@ -200,11 +214,31 @@ class TestServable:
     def test_repr_never_shows_token(self) -> None:
         assert "s3cr3t" not in repr(CacheEntry("r", "AWS", "s3cr3t", 0, 1))
 
-    @pytest.mark.parametrize("bad", [None, [], {"v": 2}, {"v": 1, "registry": "r"},
-                                     {"v": 1, "registry": "r", "username": "AWS", "token": "",
-                                      "requested_at": 1, "expires_at": 2},
-                                     {"v": 1, "registry": "r", "username": "AWS", "token": "t",
-                                      "requested_at": True, "expires_at": 2}])
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            None,
+            [],
+            {"v": 2},
+            {"v": 1, "registry": "r"},
+            {
+                "v": 1,
+                "registry": "r",
+                "username": "AWS",
+                "token": "",
+                "requested_at": 1,
+                "expires_at": 2,
+            },
+            {
+                "v": 1,
+                "registry": "r",
+                "username": "AWS",
+                "token": "t",
+                "requested_at": True,
+                "expires_at": 2,
+            },
+        ],
+    )
     def test_from_json_rejects(self, bad: object) -> None:
         with pytest.raises(ValueError):
             CacheEntry.from_json(bad)

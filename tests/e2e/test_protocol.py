@@ -1,0 +1,338 @@
+"""docker-credential-ecrpy as a real process against moto's server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support import (
+    MOTO_ACCOUNT,
+    MOTO_ECR_PASSWORD,
+    TEST_SECRET_ACCESS_KEY,
+    ecr_host,
+    run_ecrpy,
+    run_helper,
+    write_config,
+)
+from tests.support.aws_server import AwsServer
+
+pytestmark = pytest.mark.e2e
+NOT_FOUND = b"credentials not found in native keychain"
+GAT = "GetAuthorizationToken"
+HOST = ecr_host()
+
+
+def get_ok(env: dict[str, str], server_url: str) -> dict[str, str]:
+    proc = run_helper(env, "get", server_url)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    data = json.loads(proc.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_get_serves_the_token_then_hits_the_cache(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    first = get_ok(helper_env, HOST)
+    assert first == {"ServerURL": HOST, "Username": "AWS", "Secret": MOTO_ECR_PASSWORD}
+    assert aws.calls(GAT) == 1
+    assert get_ok(helper_env, HOST) == first
+    assert aws.calls(GAT) == 1  # served from the cache, no network
+    cache_files = os.listdir(os.path.join(helper_env["ECRPY_CACHE_DIR"], "tokens"))
+    assert len([f for f in cache_files if f.endswith(".json")]) == 1
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        f"https://{HOST}",
+        f"http://{HOST}",
+        f"{HOST}/v2/",
+        f"{HOST}/team/app",
+        f"https://{HOST}:443/v2/",
+        f"  {HOST}\n",
+        HOST.upper(),
+    ],
+)
+def test_every_client_form_of_the_server_url(
+    aws: AwsServer, helper_env: dict[str, str], form: str
+) -> None:
+    data = get_ok(helper_env, form)
+    assert data["ServerURL"] == form.strip()
+    assert data["Secret"] == MOTO_ECR_PASSWORD
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "registry-1.docker.io",
+        "ghcr.io",
+        f"{MOTO_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+        "",
+        "\x00",
+        "not a host",
+    ],
+)
+def test_non_ecr_hosts_are_not_found(aws: AwsServer, helper_env: dict[str, str], url: str) -> None:
+    proc = run_helper(helper_env, "get", url)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == NOT_FOUND
+    assert aws.calls(GAT) == 0
+
+
+def test_already_expired_token_is_served_but_not_cached(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    aws.set_token_ttl(None)  # moto's own 2015 expiry
+    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD
+    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD
+    assert aws.calls(GAT) == 2
+    log = open(os.path.join(helper_env["ECRPY_LOG_DIR"], "ecrpy.log")).read()
+    assert "already expired" in log
+
+
+def test_no_credentials_gives_not_found_and_one_line_fix(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    env = {
+        k: v
+        for k, v in helper_env.items()
+        if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
+    proc = run_helper(env, "get", HOST)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == NOT_FOUND
+    lines = proc.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ecrpy: no AWS credentials found")
+    assert "aws configure" in lines[0]
+
+
+def test_access_denied_names_the_permission(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    aws.set_fault(GAT, "accessdenied")
+    proc = run_helper(helper_env, "get", HOST)
+    assert proc.returncode == 1 and proc.stdout.strip() == NOT_FOUND
+    err = proc.stderr.decode().strip()
+    assert "ecr:GetAuthorizationToken" in err and "\n" not in err
+    assert "Traceback" not in err
+
+
+def test_valid_cached_token_is_served_when_refresh_fails(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    write_config(helper_env, "[cache]\nmin_remaining = 86400\n")  # always due for refresh
+    get_ok(helper_env, HOST)
+    aws.set_fault(GAT, "500")
+    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD
+
+
+def test_alias_maps_any_host_to_an_account(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    write_config(
+        helper_env,
+        f'[registries."127.0.0.1:5999"]\naccount_id = "{MOTO_ACCOUNT}"\nregion = "us-east-1"\n',
+    )
+    assert get_ok(helper_env, "127.0.0.1:5999")["Secret"] == MOTO_ECR_PASSWORD
+    assert get_ok(helper_env, "http://127.0.0.1:5999/v2/")["Secret"] == MOTO_ECR_PASSWORD
+    assert aws.calls(GAT) == 1
+
+
+def test_bad_config_is_one_line_not_a_traceback(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    write_config(helper_env, "[registries\n")
+    proc = run_helper(helper_env, "get", HOST)
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stdout + proc.stderr
+    assert b"not valid TOML" in proc.stdout + proc.stderr
+
+
+def test_store_list_erase_for_a_non_ecr_host(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    creds = {"ServerURL": "https://registry.example.test", "Username": "bob", "Secret": "s3cret-pw"}
+    proc = run_helper(helper_env, "store", json.dumps(creds))
+    assert proc.returncode == 0, proc.stdout
+    assert get_ok(helper_env, "registry.example.test") == {
+        "ServerURL": "registry.example.test",
+        "Username": "bob",
+        "Secret": "s3cret-pw",
+    }
+    listed = json.loads(run_helper(helper_env, "list").stdout)
+    assert listed == {"https://registry.example.test": "bob"}
+    assert run_helper(helper_env, "erase", "https://registry.example.test").returncode == 0
+    assert run_helper(helper_env, "get", "registry.example.test").stdout.strip() == NOT_FOUND
+    assert json.loads(run_helper(helper_env, "list").stdout) == {}
+    # the index beside the keyring never holds the secret
+    state = os.path.join(helper_env["XDG_STATE_HOME"], "ecrpy", "credentials-index.json")
+    assert "s3cret-pw" not in open(state).read()
+
+
+def test_store_for_ecr_succeeds_without_storing(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    proc = run_helper(
+        helper_env, "store", json.dumps({"ServerURL": HOST, "Username": "AWS", "Secret": "x"})
+    )
+    assert proc.returncode == 0
+    assert json.loads(run_helper(helper_env, "list").stdout) == {}
+
+
+def test_store_without_keyring_is_a_clear_error(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    env = dict(helper_env, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    proc = run_helper(
+        env, "store", json.dumps({"ServerURL": "h.test", "Username": "u", "Secret": "p"})
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.decode().startswith("no usable OS keyring backend")
+    assert b"Traceback" not in proc.stdout + proc.stderr
+
+
+def test_list_shows_cached_ecr_tokens_without_network(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    get_ok(helper_env, HOST)
+    aws.reset_counts()
+    proc = run_helper(helper_env, "list")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == {HOST: "AWS"}
+    assert sum(aws.counts().values()) == 0
+    # another identity sees none of them
+    other = dict(helper_env, AWS_ACCESS_KEY_ID="AKIAI44QH8DHBEXAMPLE")
+    assert json.loads(run_helper(other, "list").stdout) == {}
+
+
+def test_erase_of_ecr_host_drops_its_cached_tokens(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    get_ok(helper_env, HOST)
+    assert run_helper(helper_env, "erase", HOST).returncode == 0
+    get_ok(helper_env, HOST)
+    assert aws.calls(GAT) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "stdin"),
+    [
+        ("store", b"{not json"),
+        ("store", b"[1,2]"),
+        ("store", b'{"ServerURL": 5}'),
+        ("frobnicate", b""),
+        ("get", b"\xff\xfe\xfd"),
+        ("store", b"x" * 200_000),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    helper_env: dict[str, str], action: str, stdin: bytes
+) -> None:
+    proc = run_helper(helper_env, action, stdin)
+    assert proc.returncode == 1
+    assert len(proc.stdout.decode().strip().splitlines()) == 1
+    assert b"Traceback" not in proc.stdout + proc.stderr
+
+
+def test_version_and_usage(helper_env: dict[str, str]) -> None:
+    proc = run_helper(helper_env, "version")
+    assert proc.returncode == 0 and proc.stdout.startswith(b"docker-credential-ecrpy (ecrpy) ")
+    env = dict(helper_env)
+    exe = subprocess.run(["docker-credential-ecrpy"], capture_output=True, env=env, check=False)
+    assert exe.returncode == 1 and b"Usage" in exe.stdout
+
+
+def test_switching_identity_never_serves_the_other_token(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    get_ok(helper_env, HOST)
+    other = dict(helper_env, AWS_ACCESS_KEY_ID="AKIAI44QH8DHBEXAMPLE")
+    get_ok(other, HOST)
+    assert aws.calls(GAT) == 2  # the second identity did not get the first one's cached token
+    rotated = dict(helper_env, AWS_SECRET_ACCESS_KEY=TEST_SECRET_ACCESS_KEY + "x")
+    get_ok(rotated, HOST)
+    assert aws.calls(GAT) == 3
+    get_ok(helper_env, HOST)
+    assert aws.calls(GAT) == 3  # and the first identity's entry is still there
+
+
+def test_thirty_two_concurrent_cold_gets_make_one_call(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    aws.set_latency(GAT, 0.3)  # widen the race window
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        procs = list(pool.map(lambda _: run_helper(helper_env, "get", HOST, timeout=60), range(32)))
+    answers = {p.stdout for p in procs}
+    assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs if p.returncode]
+    assert len(answers) == 1
+    assert json.loads(answers.pop())["Secret"] == MOTO_ECR_PASSWORD
+    assert aws.calls(GAT) == 1
+
+
+def test_cache_hit_imports_no_heavy_module(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    get_ok(helper_env, HOST)
+    env = dict(helper_env, PYTHONPROFILEIMPORTTIME="1")
+    proc = run_helper(env, "get", HOST)
+    assert proc.returncode == 0
+    imported = {
+        line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line
+    }
+    assert "credhelper.protocol" in imported  # the measurement works
+    heavy = {
+        m
+        for m in imported
+        if m.split(".")[0]
+        in {
+            "boto3",
+            "botocore",
+            "keyring",
+            "docker",
+            "logging",
+            "filelock",
+            "threading",
+            "dataclasses",
+            "typing",
+            "pathlib",
+            "tomllib",
+            "configparser",
+            "hashlib",
+            "platformdirs",
+        }
+    }
+    assert heavy == set()
+    assert aws.calls(GAT) == 1
+
+
+def test_cli_cache_list_and_clear(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    get_ok(helper_env, HOST)
+    proc = run_ecrpy(helper_env, "cache", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [e["registry"] for e in data["entries"]] == [HOST]
+    assert data["entries"][0]["active_identity"] is True
+    assert MOTO_ECR_PASSWORD not in proc.stdout.decode()
+    proc = run_ecrpy(helper_env, "cache", "clear")
+    assert proc.returncode == 0 and b"removed 1" in proc.stdout
+    assert json.loads(run_ecrpy(helper_env, "cache", "list", "--json").stdout)["entries"] == []
+
+
+def test_cli_whoami(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    get_ok(helper_env, HOST)
+    proc = run_ecrpy(helper_env, "whoami", HOST, "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["caller_arn"].startswith("arn:aws:")
+    assert data["account_id"] == MOTO_ACCOUNT and data["cached_token_expires_at"]
+
+
+def test_cli_configure(helper_env: dict[str, str]) -> None:
+    proc = run_ecrpy(helper_env, "configure", HOST, "public.ecr.aws")
+    assert proc.returncode == 0, proc.stderr
+    path = os.path.join(helper_env["DOCKER_CONFIG"], "config.json")
+    assert json.load(open(path))["credHelpers"] == {HOST: "ecrpy", "public.ecr.aws": "ecrpy"}
+    proc = run_ecrpy(helper_env, "configure", "ghcr.io")
+    assert proc.returncode == 2 and b"neither an ECR registry" in proc.stderr
+
+
+def test_cli_doctor_reports_each_check(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    run_ecrpy(helper_env, "configure", HOST)
+    proc = run_ecrpy(helper_env, "doctor")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, out + proc.stderr.decode()
+    for name in ("docker config", "PATH", "identity source", "cache dir", "log", "caller", HOST):
+        assert f" {name}:" in out
+    assert sys.executable  # the venv's helper was found on PATH
