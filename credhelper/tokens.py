@@ -35,7 +35,8 @@ def client_config(registry: Registry | None = None) -> Any:
     return Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        # total_max_attempts counts the first try (max_attempts would mean retries on top)
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         use_fips_endpoint=bool(registry and registry.fips),
         use_dualstack_endpoint=bool(registry and registry.dualstack),
         user_agent_extra="ecrpy",
@@ -53,19 +54,35 @@ def fetch(
             client = session.client(
                 "ecr-public", region_name="us-east-1", config=client_config(registry)
             )
-            data = client.get_authorization_token()["authorizationData"]
+            data = _authorization_data(client.get_authorization_token(), registry)
         else:
             client = session.client(
                 "ecr", region_name=registry.region, config=client_config(registry)
             )
-            resp = client.get_authorization_token(registryIds=[registry.account_id])
-            data = resp["authorizationData"][0]
+            resp = client.get_authorization_token(registryIds=[str(registry.account_id)])
+            data = _authorization_data(resp, registry)
         creds_expire_at = identity.credentials_expiry(session)
+        if creds_expire_at is None and profile is None and role_arn is None:
+            # env keys exported by `aws configure export-credentials` carry their expiry here
+            creds_expire_at = identity.credentials_expiry_from_env()
     except EcrpyError:
         raise
     except Exception as exc:  # botocore's tree is wide; one place maps it
         raise translate(exc, registry, profile) from None
     return _entry(registry, data, requested_at, creds_expire_at)
+
+
+def _authorization_data(resp: Any, registry: Registry) -> Any:
+    """The one authorizationData item; botocore returns an empty body for unparsable JSON."""
+    data = resp.get("authorizationData") if isinstance(resp, dict) else None
+    if isinstance(data, list):
+        data = data[0] if data else None
+    if not isinstance(data, dict):
+        raise TokenError(
+            f"ECR sent a response without an authorization token for {registry.host}",
+            hint="retry; if it persists, check any proxy between you and AWS",
+        )
+    return data
 
 
 def _entry(

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Edit docker's config.json and report what changed."""
     from .. import config as config_mod
-    from .. import docker_config
+    from .. import docker_config, paths
     from .. import registry as registry_mod
 
     if not args.registries and not args.default:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if host is None or registry_mod.resolve(host, config) is None:
             raise UsageError(
                 f"{name!r} is neither an ECR registry nor an alias in "
-                f"{config_mod.paths.config_file()}",
+                f"{paths.config_file()}",
                 hint='add [registries."HOST"] account_id/region to the ecrpy config for an alias',
             )
         hosts.append(host)
