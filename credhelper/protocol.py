@@ -65,7 +65,7 @@ def _identity_for(config: Config, host: str) -> tuple[str | None, str | None]:
     return settings.profile, settings.role_arn
 
 
-def _token(registry: Registry, config: Config) -> CacheEntry:
+def token_for(registry: Registry, config: Config) -> CacheEntry:
     """A servable token: from the cache, else fetched once (single-flight) and cached."""
     from . import identity, paths
     from .token_cache import CacheKey, open_cache
@@ -144,7 +144,7 @@ def action_get(text: str) -> _Output:
     if registry is None:
         return _stored_credentials(host, server_url)
     try:
-        entry = _token(registry, config)
+        entry = token_for(registry, config)
     except EcrpyError as exc:
         return _Output(NOT_FOUND, 1, hint=exc.one_line())
     return _Output(_credentials_json(server_url, entry.username, entry.token))
