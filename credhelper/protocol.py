@@ -268,12 +268,17 @@ def run(action: str) -> _Output:
     except NotFoundError:
         return _Output(NOT_FOUND, 1)
     except EcrpyError as exc:
+        if action == "get":  # docker must still fall back to anonymous access
+            return _Output(NOT_FOUND, 1, hint=exc.one_line())
         return _Output(exc.one_line(), 1)
     except Exception as exc:  # the boundary: a helper must never print a traceback
         from . import logs
 
         logs.error("internal error in %s: %s", action, type(exc).__name__, exc_info=True)
-        return _Output(f"ecrpy internal error ({type(exc).__name__}); see {logs.log_path()}", 1)
+        message = f"ecrpy internal error ({type(exc).__name__}); see {logs.log_path()}"
+        if action == "get":
+            return _Output(NOT_FOUND, 1, hint=message)
+        return _Output(message, 1)
 
 
 def _write(out: _Output) -> None:
