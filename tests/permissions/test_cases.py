@@ -131,8 +131,14 @@ BAD_INPUTS = [
     (json.dumps({**GOOD, "identity_policies": {}}), "identity_policies: must be a list"),
     (json.dumps({**GOOD, "context": {"aws:SourceIp": {"a": 1}}}), "context.aws:SourceIp:"),
     (
-        _with_policy({"Effect": "Allow", "Action": "ecr:*", "Resource": "*",
-                      "Condition": {"StringEqualz": {"aws:username": "x"}}}),
+        _with_policy(
+            {
+                "Effect": "Allow",
+                "Action": "ecr:*",
+                "Resource": "*",
+                "Condition": {"StringEqualz": {"aws:username": "x"}},
+            }
+        ),
         "identity_policies[0].Statement[0].Condition: unknown operator 'StringEqualz'",
     ),
     (
