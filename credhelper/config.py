@@ -18,12 +18,10 @@ config kept beside the token cache and re-parses only when the TOML file's stat 
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 
-from . import paths
+from . import _json, paths
 from .errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
@@ -32,8 +30,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 CACHE_BACKENDS = ("file", "keyring", "none")
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_REGION_RE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+# Patterns, not compiled regexes, and `re` imported only where they are used: a cache hit
+# (no config file, or the JSON snapshot) never pays for importing or compiling them.
+_ACCOUNT_RE = r"^\d{12}$"
+_REGION_RE = r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$"
 _SNAPSHOT_VERSION = 1
 
 
@@ -107,6 +107,8 @@ def _str(table: Mapping[str, Any], key: str, where: str) -> str | None:
 
 def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
     """Validate a parsed TOML document; every error names the key at fault."""
+    import re  # not at module level: the hot path (no config, or a snapshot) never needs it
+
     unknown = set(data) - {"registries", "cache"}
     if unknown:
         raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
@@ -124,10 +126,12 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
         account = table.get("account_id")
         if isinstance(account, int):
             account = f"{account:012d}"
-        if account is not None and (not isinstance(account, str) or not _ACCOUNT_RE.match(account)):
+        if account is not None and (
+            not isinstance(account, str) or not re.match(_ACCOUNT_RE, account)
+        ):
             raise ConfigError(f"{where}.account_id must be a 12-digit AWS account id")
         region = _str(table, "region", where)
-        if region is not None and not _REGION_RE.match(region):
+        if region is not None and not re.match(_REGION_RE, region):
             raise ConfigError(f"{where}.region {region!r} is not an AWS region name")
         if (account is None) != (region is None):
             raise ConfigError(f"{where} needs both account_id and region to act as an alias")
@@ -154,6 +158,22 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
     if not isinstance(min_remaining, int) or isinstance(min_remaining, bool) or min_remaining < 0:
         raise ConfigError("cache.min_remaining must be a whole number of seconds >= 0")
     return Config(registries, str(backend), min_remaining, source)
+
+
+def _from_snapshot(data: dict[str, Any], source: str) -> Config:
+    """Rebuild a config we validated ourselves before writing it (no regex checks)."""
+    registries = {
+        host: RegistrySettings(
+            host,
+            t.get("account_id"),
+            t.get("region"),
+            t.get("profile"),
+            t.get("role_arn"),
+        )
+        for host, t in data["registries"].items()
+    }
+    cache = data["cache"]
+    return Config(registries, str(cache["backend"]), int(cache["min_remaining"]), source)
 
 
 def to_dict(config: Config) -> dict[str, Any]:
@@ -212,10 +232,10 @@ def load(path: str | None = None, snapshot_dir: str | None = None) -> Config:
     snap_path = os.path.join(snapshot_dir or paths.cache_dir(), "config-snapshot.json")
     key = [path, *_stat_key(st)]
     try:
-        with open(snap_path, encoding="utf-8") as f:
-            snap = json.load(f)
+        with open(snap_path, "rb") as f:
+            snap = _json.loads(f.read())
         if snap.get("v") == _SNAPSHOT_VERSION and snap.get("key") == key:
-            return from_dict(snap["config"], source=path)
+            return _from_snapshot(snap["config"], source=path)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError):
         pass
     config = parse_toml(path)
@@ -223,7 +243,7 @@ def load(path: str | None = None, snapshot_dir: str | None = None) -> Config:
         from .fsutil import atomic_write_private
 
         doc = {"v": _SNAPSHOT_VERSION, "key": key, "config": to_dict(config)}
-        atomic_write_private(snap_path, json.dumps(doc).encode())
+        atomic_write_private(snap_path, _json.dumps(doc).encode())
     except OSError:
         pass
     return config

@@ -24,9 +24,9 @@ two profiles with the same source are the same identity.
 
 from __future__ import annotations
 
-import json
 import os
 
+from . import _json
 from ._sha import sha256_hex
 from .aws_files import Section, SharedFiles, expand_path, read_ini
 from .errors import CredentialsError
@@ -445,7 +445,7 @@ def fingerprint(
 def _digest(source: _Source, endpoints: list[object]) -> str:
     # JSON keeps the nesting unambiguous: no field can run into the next.
     doc = [_VERSION, source.material, endpoints]
-    return sha256_hex(json.dumps(doc, separators=(",", ":")).encode())
+    return sha256_hex(_json.dumps_compact(doc).encode())
 
 
 def describe(
@@ -538,14 +538,28 @@ def session(
     role_arn: str | None = None,
     region: str | None = None,
 ) -> boto3.Session:
-    """A boto3 session for the identity ``fingerprint`` describes, credentials resolved.
-
-    Assumed roles (from the profile and from ``role_arn``) are cached in the AWS CLI's JSON
-    cache, so sessions the CLI holds are reused and ours serve the CLI. Nothing ever prompts:
-    an MFA profile without a cached session raises ``CredentialsError``. Credentials are
-    resolved before returning so every credential problem surfaces here, as one error type.
-    """
+    """A boto3 session over ``botocore_session`` (for callers that want boto3's API)."""
     import boto3
+
+    core = botocore_session(profile, role_arn, region)
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+def botocore_session(
+    profile: str | None = None,
+    role_arn: str | None = None,
+    region: str | None = None,
+) -> CoreSession:
+    """A botocore session for the identity ``fingerprint`` describes, credentials resolved.
+
+    botocore rather than boto3: importing boto3 drags in s3transfer and multiprocessing
+    (~45 ms), which a cold ``get`` does not need. Assumed roles (from the profile and from
+    ``role_arn``) are cached in the AWS CLI's JSON cache, so sessions the CLI holds are reused
+    and ours serve the CLI. Nothing ever prompts: an MFA profile without a cached session raises
+    ``CredentialsError``. Credentials are resolved before returning so every credential problem
+    surfaces here, as one ``EcrpyError`` with the fix (an expired SSO session names the
+    ``aws sso login`` command).
+    """
     import botocore.session
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.utils import JSONFileCache
@@ -555,6 +569,8 @@ def session(
     name, _source = _Chain(os.environ).resolve(profile)
     try:
         core = botocore.session.Session(profile=profile)
+        if region:
+            core.set_config_variable("region", region)
         cache = JSONFileCache(cli_cache_dir())
         resolver = core.get_component("credential_provider")
         for method in ("assume-role", "assume-role-with-web-identity"):
@@ -579,11 +595,13 @@ def session(
                 hint="set AWS_PROFILE, run aws configure / aws sso login, or set env keys",
             )
         creds.get_frozen_credentials()  # runs a deferred AssumeRole now, not mid-request
-        return boto3.Session(botocore_session=core, region_name=region)
+        return core
     except CredentialsError:
         raise
     except (BotoCoreError, ClientError) as exc:
-        raise CredentialsError(f"AWS credentials for profile '{name}': {exc}") from None
+        from .tokens import translate  # one place maps botocore's errors to a cause + fix
+
+        raise translate(exc, None, name) from None
 
 
 def _install_role_override(
@@ -633,7 +651,7 @@ def _install_role_override(
     core.register_component("credential_provider", CredentialResolver([RoleOverride()]))
 
 
-def credentials_expiry(session: boto3.Session) -> float | None:
+def credentials_expiry(session: boto3.Session | CoreSession) -> float | None:
     """Epoch expiry of the session's credentials when temporary and known, else None."""
     creds = session.get_credentials()
     if creds is None:

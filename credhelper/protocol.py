@@ -17,11 +17,10 @@ docs/CONTRIBUTING-hot-path.md and touches no network.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from . import __version__
+from . import __version__, _json
 from .errors import EcrpyError, NotFoundError, UsageError
 
 NOT_FOUND = "credentials not found in native keychain"
@@ -127,7 +126,7 @@ def _refresh(
 
 
 def _credentials_json(server_url: str, username: str, secret: str) -> str:
-    return json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
+    return _json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
 
 
 def action_get(text: str) -> _Output:
@@ -167,7 +166,7 @@ def _stored_credentials(host: str, server_url: str) -> _Output:
 # -- store / erase / list ---------------------------------------------------------------------
 def _parse_credentials(text: str) -> tuple[str, str, str]:
     try:
-        data = json.loads(text)
+        data = _json.loads(text)
     except (ValueError, RecursionError):
         raise UsageError("store expects a JSON object with ServerURL, Username, Secret") from None
     if not isinstance(data, dict):
@@ -245,7 +244,7 @@ def action_list() -> _Output:
             if entry.unexpired():
                 result[entry.registry] = entry.username
     result.update(credential_store.listing())
-    return _Output(json.dumps(result))
+    return _Output(_json.dumps(result))
 
 
 # -- dispatch ---------------------------------------------------------------------------------

@@ -48,15 +48,18 @@ def fetch(
 ) -> CacheEntry:
     """A fresh token for ``registry`` from the identity (``profile``/``role_arn`` or default)."""
     try:
-        session = identity.session(profile=profile, role_arn=role_arn, region=registry.api_region)
+        session = identity.botocore_session(
+            profile=profile, role_arn=role_arn, region=registry.api_region
+        )
         requested_at = time.time()
+        client: Any
         if registry.public:
-            client = session.client(
+            client = session.create_client(
                 "ecr-public", region_name="us-east-1", config=client_config(registry)
             )
             data = _authorization_data(client.get_authorization_token(), registry)
         else:
-            client = session.client(
+            client = session.create_client(
                 "ecr", region_name=registry.region, config=client_config(registry)
             )
             resp = client.get_authorization_token(registryIds=[str(registry.account_id)])

@@ -8,11 +8,11 @@ such a ``~/.ssh``) and the helper then works without caching.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
 
+from .. import _json
 from ..fsutil import InsecureDirectoryError, atomic_write_private, check_private_dir
 from .base import CacheEntry, CacheKey, TokenCache
 
@@ -75,7 +75,7 @@ class FileTokenCache(TokenCache):
         try:
             if len(data) > _MAX_ENTRY:
                 raise ValueError("too large")
-            return CacheEntry.from_json(json.loads(data))
+            return CacheEntry.from_json(_json.loads(data))
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             _log(f"ignoring corrupt cache file {path}: {exc}")
             return None
@@ -90,7 +90,7 @@ class FileTokenCache(TokenCache):
         if not self._usable_dirs(create=True):
             return
         try:
-            atomic_write_private(self._path(key), json.dumps(entry.to_json()).encode())
+            atomic_write_private(self._path(key), _json.dumps(entry.to_json()).encode())
         except OSError as exc:
             _warn_once(f"could not write the token cache: {exc.strerror or exc}")
 
