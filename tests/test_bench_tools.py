@@ -1,0 +1,177 @@
+"""scripts/latency_proxy.py: it forwards AWS requests to moto unchanged and adds the latency asked
+for, both as a plain endpoint (AWS_ENDPOINT_URL) and as a TLS-terminating HTTPS proxy (for
+clients such as AWS's Go helper that only honour HTTPS_PROXY + a CA bundle)."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support import (
+    MOTO_ACCOUNT,
+    MOTO_ECR_PASSWORD,
+    MOTO_REGION,
+    SYSTEM_PATH,
+    TEST_ACCESS_KEY_ID,
+    TEST_SECRET_ACCESS_KEY,
+    ecr_host,
+)
+from tests.support.aws_server import AwsServer
+
+REPO = Path(__file__).resolve().parent.parent
+LATENCY_MS = 150
+GAT = "GetAuthorizationToken"
+
+
+def _load_proxy_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "latency_proxy", REPO / "scripts" / "latency_proxy.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["latency_proxy"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+latency_proxy = _load_proxy_module()
+
+
+@pytest.fixture(scope="module")
+def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-ca")
+
+
+@pytest.fixture
+def plain_proxy(aws: AwsServer) -> Iterator[Any]:
+    server = latency_proxy.serve(aws.url, LATENCY_MS, tls=False, ca_dir=None)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def tls_proxy(aws: AwsServer, ca_dir: Path) -> Iterator[Any]:
+    server = latency_proxy.serve(aws.url, LATENCY_MS, tls=True, ca_dir=str(ca_dir))
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _ecr(**kwargs: Any) -> Any:
+    return boto3.client(
+        "ecr",
+        region_name=MOTO_REGION,
+        aws_access_key_id=TEST_ACCESS_KEY_ID,
+        aws_secret_access_key=TEST_SECRET_ACCESS_KEY,
+        **kwargs,
+    )
+
+
+def _timed_token(client: Any) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    data = client.get_authorization_token(registryIds=[MOTO_ACCOUNT])["authorizationData"][0]
+    elapsed = time.perf_counter() - t0
+    return elapsed, base64.b64decode(data["authorizationToken"]).decode()
+
+
+def test_plain_mode_forwards_and_adds_latency(aws: AwsServer, plain_proxy: Any) -> None:
+    direct = _ecr(endpoint_url=aws.url)
+    _timed_token(direct)  # warm the client's connection pool and botocore's caches
+    direct_s, direct_token = _timed_token(direct)
+
+    client = _ecr(endpoint_url=plain_proxy.url)
+    proxied_s, token = _timed_token(client)
+    assert token == direct_token == f"AWS:{MOTO_ECR_PASSWORD}"
+    assert proxied_s >= LATENCY_MS / 1000
+    assert proxied_s - direct_s >= 0.8 * LATENCY_MS / 1000
+    assert aws.calls(GAT) == 3  # every request reached moto exactly once
+    # A request with a body that moto must see intact (the repository name).
+    client.create_repository(repositoryName="bench/proxy-check")
+    names = [r["repositoryName"] for r in direct.describe_repositories()["repositories"]]
+    assert "bench/proxy-check" in names
+    client.delete_repository(repositoryName="bench/proxy-check")
+    # Control paths pass through without the added latency.
+    t0 = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", plain_proxy.server_address[1])) as sock:
+        sock.sendall(b"GET /__ecrpy/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = sock.makefile("rb").read()
+    assert reply.startswith(b"HTTP/1.1 200") and b"GetAuthorizationToken" in reply
+    assert time.perf_counter() - t0 < LATENCY_MS / 1000
+
+
+def test_tls_mode_terminates_connect_for_amazonaws(
+    aws: AwsServer, tls_proxy: Any, ca_dir: Path
+) -> None:
+    ca = str(ca_dir / "ca.pem")
+    client = _ecr(verify=ca, config=Config(proxies={"https": tls_proxy.url}))
+    elapsed, token = _timed_token(client)
+    assert token == f"AWS:{MOTO_ECR_PASSWORD}"
+    assert elapsed >= LATENCY_MS / 1000
+    assert aws.calls(GAT) == 1
+    with socket.create_connection(("127.0.0.1", tls_proxy.server_address[1])) as sock:
+        sock.sendall(b"GET /__proxy/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = sock.makefile("rb").read()
+    stats = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+    assert stats["connect"] >= 1 and stats["requests"] >= 1
+
+
+@pytest.mark.parametrize(
+    "target", [b"example.com:443", b"127.0.0.1:22", b"api.ecr.amazonaws.com:80"]
+)
+def test_tls_mode_refuses_other_destinations(tls_proxy: Any, target: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", tls_proxy.server_address[1]), timeout=5) as sock:
+        sock.sendall(b"CONNECT " + target + b" HTTP/1.1\r\nHost: " + target + b"\r\n\r\n")
+        status = sock.makefile("rb").readline()
+    assert status.startswith(b"HTTP/1.1 403")
+
+
+def test_tls_mode_serves_aws_go_helper(
+    aws: AwsServer, tls_proxy: Any, ca_dir: Path, tmp_path: Path
+) -> None:
+    go = shutil.which("docker-credential-ecr-login")
+    if go is None:
+        message = "docker-credential-ecr-login not installed (scripts/bench installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    ca = str(ca_dir / "ca.pem")
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": SYSTEM_PATH,
+        "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": MOTO_REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ECR_CACHE_DIR": str(tmp_path / "ecr-cache"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "HTTPS_PROXY": tls_proxy.url,
+        "AWS_CA_BUNDLE": ca,
+        "SSL_CERT_FILE": ca,
+    }
+    proc = subprocess.run(
+        [go, "get"], input=ecr_host().encode(), capture_output=True, env=env, timeout=30
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["Secret"] == MOTO_ECR_PASSWORD
+    assert aws.calls(GAT) == 1
