@@ -399,18 +399,19 @@ class _Check:
         from ..permissions.simulate import Simulation, simulate
 
         ref, reg = self.ref, self.reg
-        session: Any = identity.session(
+        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+        session: Any = identity.botocore_session(
             profile=self.profile, role_arn=self.role_arn, region=reg.api_region
         )
         base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
         # Probes, the simulator and optional reads must not retry: a 500 retried with
         # back-off costs seconds and tells nothing more.
-        once = base.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+        once = base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
         region = reg.api_region
         clients: dict[str, Any] = {}
 
         def client(name: str, service: str, config: Any) -> Any:
-            clients[name] = session.client(service, region_name=region, config=config)
+            clients[name] = session.create_client(service, region_name=region, config=config)
             return clients[name]
 
         repo_arn = am.repository_arn(reg, self.repo)

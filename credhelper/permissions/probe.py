@@ -26,7 +26,7 @@ Actions deliberately *never* probed:
 * ``ecr:CreateRepository`` and ``ecr:BatchImportUpstreamImage`` — create repositories/images.
 
 Probe clients must not retry (a 500 retried with back-off would cost seconds and tell
-nothing more): build them with ``max_attempts`` 1.
+nothing more): build them with ``total_max_attempts`` 1.
 """
 
 from __future__ import annotations
