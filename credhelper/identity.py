@@ -598,7 +598,7 @@ def botocore_session(
         return core
     except CredentialsError:
         raise
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
         from .tokens import translate  # one place maps botocore's errors to a cause + fix
 
         raise translate(exc, None, name) from None

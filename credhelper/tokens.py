@@ -117,9 +117,18 @@ def _entry(
 
 
 def _error_code(exc: Exception) -> tuple[str, str]:
+    """(code, message) of a ClientError; moto's XML 403 bodies are unwrapped to the real code."""
     response = getattr(exc, "response", None) or {}
     err = response.get("Error", {}) if isinstance(response, dict) else {}
-    return str(err.get("Code", "")), str(err.get("Message", ""))
+    code, message = str(err.get("Code", "")), str(err.get("Message", ""))
+    if code == "403" and "<Code>" in message:
+        inner = message.split("<Code>", 1)[1].split("</Code>", 1)[0].strip()
+        if inner and inner != "AccessDenied":  # is_access_denied reads AccessDenied itself
+            text = message.split("<Message>", 1)[1].split("</Message>", 1)[0] if (
+                "<Message>" in message
+            ) else ""
+            return inner, text.strip()
+    return code, message
 
 
 def is_access_denied(exc: Exception) -> bool:
@@ -144,6 +153,13 @@ def translate(exc: Exception, registry: Registry | None, profile: str | None) ->
         type(exc).__name__ in ("TokenRetrievalError", "SSOError")
     ):
         return CredentialsError(f"SSO session for {who} has expired", hint=f"run: {login}")
+    if isinstance(exc, RuntimeError) and "expired" in str(exc):
+        # botocore's bare error for credentials still expired after a refresh
+        # (AWS_CREDENTIAL_EXPIRATION in the past, a stale credential_process answer)
+        return CredentialsError(
+            f"the AWS credentials of {who} have expired",
+            hint=f"refresh them ({login}, or re-export the session and AWS_CREDENTIAL_EXPIRATION)",
+        )
     if isinstance(exc, be.NoCredentialsError):
         return CredentialsError(
             "no AWS credentials found",

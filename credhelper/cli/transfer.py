@@ -1,0 +1,98 @@
+"""``ecrpy push IMAGE`` / ``ecrpy pull IMAGE``: docker push/pull with in-process ECR auth and
+the permission pre-flight first (see ``credhelper.transfer`` for the steps and Ctrl-C).
+
+Exit status: 0 done, 1 error (engine, AWS, credentials), 2 usage (bad IMAGE, not an ECR
+registry), 3 refused before any transfer (pre-flight denied, missing repository, existing tag
+in an IMMUTABLE repository, missing tag/digest on pull), 4 undetermined with ``--strict``,
+130 interrupted. ``--json`` prints one object at the end (docs/transfer-json-schema.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", metavar="IMAGE", help="REGISTRY/REPOSITORY[:TAG|@DIGEST] "
+                   "(default tag: latest); REGISTRY is ECR or an alias in ecrpy's config")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip the permission pre-flight (ecrpy check)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop (exit 4) when the pre-flight is undetermined")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress; print only the image reference with its digest")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object at the end (progress goes to stderr)")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``push`` and ``pull`` commands."""
+    push = sub.add_parser(
+        "push",
+        help="docker push to ECR with in-process auth and a permission pre-flight",
+        description="Push IMAGE from the docker engine to ECR. The permission pre-flight "
+        "runs first: denied stops before any byte is sent (exit 3). Exit 0 done, 1 error, "
+        "2 usage, 3 refused, 4 undetermined with --strict, 130 interrupted.",
+    )
+    _common(push)
+    push.add_argument("--create-repo", action="store_true",
+                      help="create the repository if it does not exist")
+    push.add_argument("--immutable", action="store_true",
+                      help="with --create-repo: make tags IMMUTABLE")
+    push.add_argument("--scan-on-push", action="store_true",
+                      help="with --create-repo: turn on scan on push")
+    push.add_argument("--kms-key", metavar="KEY",
+                      help="with --create-repo: encrypt with this KMS key (ARN, id or alias)")
+    push.set_defaults(func=run, operation="push")
+
+    pull = sub.add_parser(
+        "pull",
+        help="docker pull from ECR with in-process auth and a permission pre-flight",
+        description="Pull IMAGE from ECR into the docker engine. The permission pre-flight "
+        "runs first (exit 3 when denied); a missing tag lists the nearest tags. Exit 0 done, "
+        "1 error, 2 usage, 3 refused, 4 undetermined with --strict, 130 interrupted.",
+    )
+    _common(pull)
+    pull.set_defaults(func=run, operation="pull", create_repo=False, immutable=False,
+                      scan_on_push=False, kms_key=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the transfer; print progress, then the summary or the JSON document."""
+    from ..errors import UsageError
+    from ..transfer import Options
+    from ..transfer import run as run_transfer
+
+    if args.strict and not args.check:
+        raise UsageError("--strict needs the pre-flight; drop --no-check or --strict")
+    if not args.create_repo and (args.immutable or args.scan_on_push or args.kms_key):
+        raise UsageError("--immutable, --scan-on-push and --kms-key only apply with "
+                         "--create-repo")
+    opts = Options(
+        operation=args.operation,
+        image=args.image,
+        check=args.check,
+        strict=args.strict,
+        create_repo=args.create_repo,
+        immutable=args.immutable,
+        scan_on_push=args.scan_on_push,
+        kms_key=args.kms_key,
+        quiet=args.quiet,
+        json=args.json,
+    )
+
+    def warn(message: str) -> None:
+        print(f"ecrpy: warning: {' '.join(message.split())}", file=sys.stderr)
+
+    progress = sys.stderr if args.json else sys.stdout
+    result = run_transfer(opts, progress, warn)
+    if args.json:
+        print(result.to_json())
+    elif args.quiet:
+        ref = result.ref
+        print(f"{ref.registry}/{ref.repository}@{result.digest}" if result.digest
+              else str(ref))
+    else:
+        print(result.summary())
+    return 0
