@@ -209,6 +209,8 @@ def parse_toml(path: str) -> Config:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not valid TOML: not UTF-8 text") from None
     return from_dict(data, source=path)
 
 

@@ -74,6 +74,10 @@ def get_logger() -> logging.Logger:
         def formatException(self, ei: object) -> str:
             return redact(super().formatException(ei))  # type: ignore[arg-type]
 
+    # AWS secrets can surface in library exception texts (a credential_process's stderr,
+    # a botocore message): mask the ones this process knows, whatever their shape.
+    for var in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        remember_secret(os.environ.get(var))
     logger = logging.getLogger("ecrpy")
     logger.setLevel(_level())
     logger.propagate = False

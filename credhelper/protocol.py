@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from . import __version__, _json
 from .errors import EcrpyError, NotFoundError, UsageError
 
 NOT_FOUND = "credentials not found in native keychain"
 MAX_STDIN = 64 * 1024  # a server URL or a credential JSON; more is not a client talking
-DEADLINE = 9.5  # seconds: a dead endpoint must not hang docker (and it must answer by 10 s)
+DEADLINE = 9.0  # seconds from start: a dead endpoint must not hang docker (answer by 10 s)
 USAGE = "Usage: docker-credential-ecrpy <get|store|erase|list|version>"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .config import Config
     from .registry import Registry
     from .token_cache.base import CacheEntry
@@ -76,6 +79,9 @@ def token_for(registry: Registry, config: Config) -> CacheEntry:
     entry = cache.get(key)
     if entry is not None and entry.servable(min_remaining=config.min_remaining):
         return entry
+    if entry is not None and entry.unexpired():
+        # Due for refresh but still valid: what the watchdog serves if the refresh hangs.
+        _STATE.fallback = entry
     return _refresh(registry, cache, key, profile, role_arn, config.min_remaining)
 
 
@@ -135,6 +141,7 @@ def action_get(text: str) -> _Output:
     from . import registry as registry_mod
 
     server_url = text.strip()
+    _STATE.server_url = server_url
     host = registry_mod.normalize(server_url)
     if host is None:
         return _Output(NOT_FOUND, 1)
@@ -280,7 +287,32 @@ def run(action: str) -> _Output:
         return _Output(message, 1)
 
 
+class _State:
+    """Process-wide facts the watchdog needs; plain attributes, no threading on a cache hit."""
+
+    start = time.monotonic()
+    server_url: str | None = None
+    fallback: CacheEntry | None = None
+    written = False
+    lock: Any = None  # a threading.Lock once the watchdog is armed
+
+
+_STATE = _State()
+
+
 def _write(out: _Output) -> None:
+    if _STATE.lock is not None:
+        with _STATE.lock:
+            if _STATE.written:
+                return
+            _STATE.written = True
+            _emit(out)
+        return
+    _STATE.written = True
+    _emit(out)
+
+
+def _emit(out: _Output) -> None:
     if out.hint:
         sys.stderr.write(f"ecrpy: {out.hint}\n")
         sys.stderr.flush()
@@ -289,36 +321,53 @@ def _write(out: _Output) -> None:
     sys.stdout.flush()
 
 
-def arm_watchdog(action: str) -> None:
-    """After DEADLINE seconds, answer and exit, whatever is still waiting (network, keyring).
+def _timeout_answer(action: str) -> _Output:
+    fallback, server_url = _STATE.fallback, _STATE.server_url
+    if action == "get" and fallback is not None and server_url is not None and fallback.unexpired():
+        # A refresh that hangs must not take away a token that still works.
+        try:
+            from . import logs
 
-    Armed only on paths that may block; the cache hit never starts a thread.
+            logs.warning("refresh timed out after %.0fs; serving the still-valid cached token",
+                         DEADLINE)
+        except Exception:  # noqa: S110 - the answer matters more than the log line
+            pass
+        return _Output(_credentials_json(server_url, fallback.username, fallback.token))
+    return _Output(
+        NOT_FOUND if action == "get" else f"ecrpy: {action} timed out",
+        1,
+        hint=f"timed out after {DEADLINE:.0f}s waiting for AWS or the keyring; "
+        "check the network and proxy settings",
+    )
+
+
+def arm_watchdog(action: str) -> None:
+    """At DEADLINE seconds after start, answer and exit, whatever is still waiting.
+
+    Armed only on paths that may block (network, locks, keyring); a cache hit never starts a
+    thread. If a still-valid cached token exists, that is the answer.
     """
-    global _WATCHDOG_ARMED
-    if _WATCHDOG_ARMED:
+    if _STATE.lock is not None:
         return
-    _WATCHDOG_ARMED = True
     import threading
 
-    def fire() -> None:
-        try:
-            _write(
-                _Output(
-                    NOT_FOUND if action == "get" else f"ecrpy: {action} timed out",
-                    1,
-                    hint=f"timed out after {DEADLINE:.1f}s waiting for AWS or the keyring; "
-                    "check the network and proxy settings",
-                )
-            )
-        finally:
-            os._exit(1)
+    _STATE.lock = threading.Lock()
 
-    timer = threading.Timer(DEADLINE, fire)
+    def fire() -> None:
+        out = _timeout_answer(action)
+        with _STATE.lock:
+            if _STATE.written:
+                return  # the main thread answered first
+            _STATE.written = True
+            try:
+                _emit(out)
+            finally:
+                os._exit(out.code)
+
+    remaining = DEADLINE - (time.monotonic() - _STATE.start)
+    timer = threading.Timer(max(0.05, remaining), fire)
     timer.daemon = True
     timer.start()
-
-
-_WATCHDOG_ARMED = False
 
 
 def main(argv: list[str] | None = None) -> None:

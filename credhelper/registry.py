@@ -262,3 +262,17 @@ def resolve(server_url: str, config: Config) -> Registry | None:
         assert account is not None and region is not None  # is_alias guarantees both
         return Registry(host, account, region, partition_for_region(region), alias=True)
     return parse(host)
+
+
+def require(server_url: str, config: Config) -> Registry:
+    """``resolve`` for commands: a ``UsageError`` with the fix when the host is not ECR."""
+    registry = resolve(server_url, config)
+    if registry is None:
+        from .errors import UsageError
+
+        raise UsageError(
+            f"{server_url!r} is not an ECR registry or a configured alias",
+            hint="use ACCOUNT.dkr.ecr.REGION.amazonaws.com or public.ecr.aws, or map the host "
+            'to an account and region in ecrpy\'s config ([registries."HOST"] account_id, region)',
+        )
+    return registry

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
 MAX_ATTEMPTS = 3
+MAX_LIFETIME = 12 * 3600.0  # ECR documents 12 h; a longer expiresAt is a clock or proxy error
 
 
 def client_config(registry: Registry | None = None) -> Any:
@@ -51,13 +52,15 @@ def fetch(
         session = identity.botocore_session(
             profile=profile, role_arn=role_arn, region=registry.api_region
         )
+        _remember_credentials(session)
         requested_at = time.time()
         client: Any
         if registry.public:
             client = session.create_client(
                 "ecr-public", region_name="us-east-1", config=client_config(registry)
             )
-            data = _authorization_data(client.get_authorization_token(), registry)
+            resp = client.get_authorization_token()
+            data = _authorization_data(resp, registry)
         else:
             client = session.create_client(
                 "ecr", region_name=registry.region, config=client_config(registry)
@@ -72,7 +75,32 @@ def fetch(
         raise
     except Exception as exc:  # botocore's tree is wide; one place maps it
         raise translate(exc, registry, profile) from None
-    return _entry(registry, data, requested_at, creds_expire_at)
+    server_now = _lifetime_start(resp, requested_at)
+    return _entry(registry, data, requested_at, creds_expire_at, server_now)
+
+
+def _remember_credentials(session: Any) -> None:
+    """Let the log's redaction mask the resolved secret key and session token."""
+    creds = session.get_credentials()
+    if creds is not None:
+        frozen = creds.get_frozen_credentials()
+        remember_secret(frozen.secret_key)
+        remember_secret(frozen.token)
+
+
+def _lifetime_start(resp: Any, requested_at: float) -> float:
+    """The server's idea of "now" (its Date header), to measure the token's lifetime on its
+    clock: a skewed clock on either side then cannot stretch or shrink a cached token."""
+    try:
+        date = resp["ResponseMetadata"]["HTTPHeaders"]["date"]
+    except (KeyError, TypeError):
+        return requested_at
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return requested_at
 
 
 def _authorization_data(resp: Any, registry: Registry) -> Any:
@@ -89,7 +117,11 @@ def _authorization_data(resp: Any, registry: Registry) -> Any:
 
 
 def _entry(
-    registry: Registry, data: Any, requested_at: float, creds_expire_at: float | None
+    registry: Registry,
+    data: Any,
+    requested_at: float,
+    creds_expire_at: float | None,
+    server_now: float | None = None,
 ) -> CacheEntry:
     try:
         raw = base64.b64decode(data["authorizationToken"], validate=True).decode()
@@ -103,6 +135,9 @@ def _entry(
         ) from None
     if not sep or not password:
         raise TokenError(f"ECR returned a malformed authorization token for {registry.host}")
+    # The lifetime on the server's clock, applied to ours, and never more than ECR's 12 h.
+    lifetime = min(expires_at - (requested_at if server_now is None else server_now), MAX_LIFETIME)
+    expires_at = requested_at + lifetime
     remember_secret(password)
     remember_secret(data["authorizationToken"])
     return CacheEntry(

@@ -635,14 +635,7 @@ class TransferResult:
 def _registry_for(ref: ImageRef, config: Config) -> Registry:
     from . import registry as registry_mod
 
-    reg = registry_mod.resolve(ref.registry, config)
-    if reg is None:
-        raise UsageError(
-            f"{ref.registry!r} is not an ECR registry or a configured alias",
-            hint="use ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG], or map the host to an "
-            "account and region in ecrpy's config ([registries.\"HOST\"] account_id, region)",
-        )
-    return reg
+    return registry_mod.require(ref.registry, config)
 
 
 def run(

@@ -75,7 +75,6 @@ def run_clear(args: argparse.Namespace) -> int:
     """Delete cached tokens (all, or one registry's for every identity)."""
     from .. import config as config_mod
     from .. import registry as registry_mod
-    from ..errors import UsageError
     from ..token_cache import TokenCache
 
     cache = _cache()
@@ -83,9 +82,7 @@ def run_clear(args: argparse.Namespace) -> int:
     if args.registry is None:
         print(f"removed {cache.clear()} cached token(s)")
         return 0
-    reg = registry_mod.resolve(args.registry, config_mod.load())
-    if reg is None:
-        raise UsageError(f"{args.registry!r} is not an ECR registry or configured alias")
+    reg = registry_mod.require(args.registry, config_mod.load())
     removed = sum(cache.delete(k) for k, _ in cache.entries() if k.registry_key == reg.key)
     print(f"removed {removed} cached token(s) for {reg.host}")
     return 0

@@ -297,13 +297,7 @@ def run_check(
         raise UsageError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     ref = actions_mod.parse_image(image)
     config = config_mod.load()
-    reg = registry_mod.resolve(ref.registry, config)
-    if reg is None:
-        raise UsageError(
-            f"{ref.registry!r} is not an ECR registry or configured alias",
-            hint="use ACCOUNT.dkr.ecr.REGION.amazonaws.com or public.ecr.aws, or map the host "
-            "in ecrpy's config",
-        )
+    reg = registry_mod.require(ref.registry, config)
     settings = config.for_host(reg.host)
     profile = settings.profile if settings else None
     role_arn = settings.role_arn if settings else None

@@ -22,7 +22,6 @@ def run(args: argparse.Namespace) -> int:
     from .. import config as config_mod
     from .. import identity, paths
     from .. import registry as registry_mod
-    from ..errors import UsageError
     from ..token_cache import CacheKey, open_cache
 
     config = config_mod.load()
@@ -30,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     reg = None
     info: dict[str, object] = {}
     if args.registry:
-        reg = registry_mod.resolve(args.registry, config)
-        if reg is None:
-            raise UsageError(f"{args.registry!r} is not an ECR registry or configured alias")
+        reg = registry_mod.require(args.registry, config)
         settings = config.for_host(reg.host)
         if settings is not None:
             profile, role_arn = settings.profile, settings.role_arn

@@ -93,6 +93,29 @@ class FileTokenCache(TokenCache):
             atomic_write_private(self._path(key), _json.dumps(entry.to_json()).encode())
         except OSError as exc:
             _warn_once(f"could not write the token cache: {exc.strerror or exc}")
+        self._sweep_temporaries()
+
+    def _sweep_temporaries(self, older_than: float = 60.0) -> None:
+        """Remove temporary files left by writers that were killed mid-write.
+
+        They are never read as entries (their names start with a dot and end in .tmp); this
+        only keeps the folder from filling up. Young ones may belong to a live writer.
+        """
+        import time
+
+        cutoff = time.time() - older_than
+        try:
+            names = os.listdir(self.tokens_dir)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                path = os.path.join(self.tokens_dir, name)
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                except OSError:
+                    pass
 
     def delete(self, key: CacheKey) -> bool:
         try:

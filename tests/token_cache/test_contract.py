@@ -242,3 +242,18 @@ class TestServable:
     def test_from_json_rejects(self, bad: object) -> None:
         with pytest.raises(ValueError):
             CacheEntry.from_json(bad)
+
+
+def test_file_backend_sweeps_stale_temporaries(tmp_path: os.PathLike[str]) -> None:
+    cache = FileTokenCache(os.path.join(tmp_path, "cache"))
+    key = CacheKey(FP_A, "aws_us-east-1_111111111111")
+    cache.put(key, entry())
+    stale = os.path.join(cache.tokens_dir, f".{key.name}.json.123.abc.tmp")
+    young = os.path.join(cache.tokens_dir, f".{key.name}.json.456.def.tmp")
+    for path in (stale, young):
+        with open(path, "w") as f:
+            f.write("{torn")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    assert [e.token for _, e in cache.entries()] == ["secret-token"]  # never read as entries
+    cache.put(key, entry("next"))
+    assert not os.path.exists(stale) and os.path.exists(young)
