@@ -52,6 +52,7 @@ def _require_tool(name: str, package: str) -> str:
 
 
 def _reset_knobs(server: AwsServer) -> None:
+    server.set_identity_tokens(False)
     server.clear_faults()
     server.clear_latency()
     server.set_token_ttl(DEFAULT_TOKEN_TTL)
