@@ -45,6 +45,12 @@ class TokenError(EcrpyError):
     """ECR refused or failed to issue an authorization token."""
 
 
+class RefusedError(EcrpyError):
+    """Stopped before any transfer: denied by the pre-flight, or sure to fail."""
+
+    exit_code = 3
+
+
 class KeyringUnavailableError(EcrpyError):
     """No usable OS keyring backend is available."""
 

@@ -1,6 +1,6 @@
 """Showing a push or pull while it runs: per-layer bars on a terminal, plain lines in CI logs.
 
-The engine's JSON stream is parsed in ``credhelper.transfer`` (``StreamParser``) into
+The engine's JSON stream is parsed in ``credhelper.engine`` (``StreamParser``) into
 ``Change``s; a renderer here turns them into output:
 
 * ``PlainRenderer`` — one line per layer *state change* (``abc123: Pushing``,
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .transfer import Change, Layer
+    from .engine import Change, Layer
 
 _UNITS = ("B", "kB", "MB", "GB", "TB")
 

@@ -1,4 +1,4 @@
-"""The engine's JSON stream -> layer states (``credhelper.transfer.StreamParser``), the plain
+"""The engine's JSON stream -> layer states (``credhelper.engine.StreamParser``), the plain
 renderer and the helpers around them, fed with stream lines recorded from dockerd 20.10."""
 
 from __future__ import annotations
@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from credhelper.ecr_repository import levenshtein, nearest_tags
+from credhelper.engine import StreamParser, docker_endpoint, iter_json
 from credhelper.errors import ConfigError
 from credhelper.progress import NullRenderer, PlainRenderer, human_size, make_renderer
-from credhelper.transfer import (
-    StreamParser,
-    docker_endpoint,
-    iter_json,
-    levenshtein,
-    nearest_tags,
-)
 
 DIGEST = "sha256:cbc5cf3221d8b9d986ebaec44b565a8481716405e94ffd1482e5f4b4b9ba6bda"
 
