@@ -13,13 +13,15 @@ def _constructor() -> Any:
     # A failed import is not cached by Python, so resolve the constructor once per process.
     global _SHA256
     if _SHA256 is None:
+        import sys
+
         try:
-            from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # >= 3.12
-        except ImportError:
-            try:
+            if sys.version_info >= (3, 12):
+                from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+            else:  # a failed import is not free either: ask for the right module first
                 from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-            except ImportError:  # another interpreter: hashlib is always there
-                from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+        except ImportError:  # another interpreter: hashlib is always there
+            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
         _SHA256 = sha256
     return _SHA256
 

@@ -7,10 +7,9 @@ server URL as given, username) makes ``list`` possible — keyrings cannot enume
 
 from __future__ import annotations
 
-import json
 import os
 
-from . import paths
+from . import _json, paths
 from .errors import KeyringUnavailableError, NotFoundError
 from .fsutil import atomic_write_private
 
@@ -45,7 +44,7 @@ def load_index() -> dict[str, dict[str, str]]:
     """``{host: {"server_url": ..., "username": ...}}``; empty when missing or unreadable."""
     try:
         with open(index_path(), encoding="utf-8") as f:
-            data = json.load(f)
+            data = _json.loads(f.read())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):
@@ -60,13 +59,13 @@ def load_index() -> dict[str, dict[str, str]]:
 
 
 def _save_index(index: dict[str, dict[str, str]]) -> None:
-    atomic_write_private(index_path(), json.dumps(index, sort_keys=True).encode())
+    atomic_write_private(index_path(), _json.dumps(dict(sorted(index.items()))).encode())
 
 
 def store(host: str, server_url: str, username: str, secret: str) -> None:
     """Save ``username``/``secret`` for ``host`` (normalised) in the keyring."""
     kr = backend()
-    kr.set_password(SERVICE, host, json.dumps({"Username": username, "Secret": secret}))
+    kr.set_password(SERVICE, host, _json.dumps({"Username": username, "Secret": secret}))
     index = load_index()
     index[host] = {"server_url": server_url, "username": username}
     _save_index(index)
@@ -80,7 +79,7 @@ def get(host: str) -> tuple[str, str]:
     if not raw:
         raise NotFoundError("credentials not found in native keychain")
     try:
-        data = json.loads(raw)
+        data = _json.loads(raw)
         username, secret = data["Username"], data["Secret"]
     except (ValueError, KeyError, TypeError):
         raise NotFoundError("credentials not found in native keychain") from None
