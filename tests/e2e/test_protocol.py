@@ -276,7 +276,9 @@ def test_cache_hit_imports_no_heavy_module(
             f"[dev]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
         )
         helper_env["AWS_PROFILE"] = "dev"
-        write_config(helper_env, f'[registries."{HOST}"]\nprofile = "dev"\n[cache]\nmin_remaining = 60\n')
+        write_config(
+            helper_env, f'[registries."{HOST}"]\nprofile = "dev"\n[cache]\nmin_remaining = 60\n'
+        )
     get_ok(helper_env, HOST)
     get_ok(helper_env, HOST)  # the second run may still write the config snapshot
     env = dict(helper_env, PYTHONPROFILEIMPORTTIME="1")
@@ -286,7 +288,23 @@ def test_cache_hit_imports_no_heavy_module(
         line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line
     }
     assert "credhelper.protocol" in imported  # the measurement works
-    heavy = {
+    assert _heavy(imported) == set()
+    assert aws.calls(GAT) == 1
+
+
+def test_list_imports_no_heavy_module(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    get_ok(helper_env, HOST)
+    proc = run_helper(dict(helper_env, PYTHONPROFILEIMPORTTIME="1"), "list")
+    assert proc.returncode == 0
+    imported = {
+        line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line
+    }
+    assert "credhelper.credential_store" in imported
+    assert _heavy(imported) == set()
+
+
+def _heavy(imported: set[str]) -> set[str]:
+    return {
         m
         for m in imported
         if m.split(".")[0]
@@ -309,8 +327,6 @@ def test_cache_hit_imports_no_heavy_module(
             "re",  # pip's console script no longer imports re, so neither may we
         }
     }
-    assert heavy == set()
-    assert aws.calls(GAT) == 1
 
 
 def test_cli_cache_list_and_clear(aws: AwsServer, helper_env: dict[str, str]) -> None:
