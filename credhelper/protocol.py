@@ -381,4 +381,23 @@ def main(argv: list[str] | None = None) -> None:
         _write(out)
     except BrokenPipeError:
         os._exit(out.code or 1)
-    sys.exit(out.code)
+    _exit_now(out.code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown.
+
+    Tearing down modules and objects costs ~4 ms here, a sixth of a whole cache-hit ``get``,
+    and buys nothing: every file ecrpy writes is complete and renamed by now. What others may
+    still buffer is flushed first (log handlers, stdio); then ``os._exit``.
+    """
+    if "logging" in sys.modules:
+        import logging
+
+        logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = code or 1
+    os._exit(code)
