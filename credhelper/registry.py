@@ -276,3 +276,12 @@ def require(server_url: str, config: Config) -> Registry:
             'to an account and region in ecrpy\'s config ([registries."HOST"] account_id, region)',
         )
     return registry
+
+
+def host_for(account_id: str, region: str) -> str:
+    """The private ECR registry host of ``account_id`` in ``region`` (IPv4, non-FIPS)."""
+    partition = partition_for_region(region)
+    for domain, (dualstack, partitions) in _DOMAINS.items():
+        if not dualstack and partition in partitions:
+            return f"{account_id}.dkr.ecr.{region}.{domain}"
+    raise ValueError(f"no ECR domain known for region {region!r}")

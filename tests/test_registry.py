@@ -462,3 +462,21 @@ def test_every_generated_ecr_host_parses(case: tuple[str, str, str, bool, bool],
     assert reg.partition == partition_for_region(region)
     assert parse(f"{host}.evil.example") is None
     assert parse(f"{host}:444") is None
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("us-east-1", "123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+        ("us-gov-west-1", "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com"),
+        ("cn-north-1", "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"),
+        ("us-iso-east-1", "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov"),
+        ("eusc-de-east-1", "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu"),
+    ],
+)
+def test_host_for_round_trips(region: str, host: str) -> None:
+    from credhelper.registry import host_for
+
+    assert host_for("123456789012", region) == host
+    parsed = parse(host)
+    assert parsed is not None and parsed.region == region and parsed.account_id == "123456789012"

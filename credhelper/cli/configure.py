@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from typing import Any
 
 from ..errors import UsageError
 
@@ -17,7 +18,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "$DOCKER_CONFIG/config.json, or make ecrpy the default `credsStore` with --default. "
         "Idempotent and atomic; every other key is kept and the old file saved as config.json.bak.",
     )
-    p.add_argument("registries", nargs="*", metavar="REGISTRY", help="ECR host or alias")
+    p.add_argument(
+        "registries",
+        nargs="*",
+        metavar="REGISTRY",
+        help="ECR host or alias (default: your account's registry in your AWS region)",
+    )
     p.add_argument("--default", action="store_true", help="set credsStore to ecrpy")
     p.add_argument("--docker-config", metavar="DIR", help="docker config dir (default: ~/.docker)")
     p.add_argument("--dry-run", action="store_true", help="show what would change")
@@ -30,14 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from .. import docker_config, paths
     from .. import registry as registry_mod
 
-    if not args.registries and not args.default:
-        raise UsageError(
-            "name at least one registry or use --default",
-            hint="e.g. ecrpy configure 123456789012.dkr.ecr.us-east-1.amazonaws.com",
-        )
     config = config_mod.load()
     hosts: list[str] = []
-    for name in args.registries:
+    names = list(args.registries)
+    if not names and not args.default:
+        names = [_own_registry()]
+        print(f"no registry named: using your own account's, {names[0]}")
+    for name in names:
         host = registry_mod.normalize(name)
         if host is None or registry_mod.resolve(host, config) is None:
             raise UsageError(
@@ -64,3 +69,27 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _own_registry() -> str:
+    """The caller's own private registry: account from sts:GetCallerIdentity, region from the
+    AWS config (AWS_REGION / AWS_DEFAULT_REGION / the profile's region)."""
+    from .. import identity, tokens
+    from .. import registry as registry_mod
+    from ..errors import EcrpyError
+
+    try:
+        session = identity.botocore_session()
+        region = session.get_config_variable("region")
+        if not region:
+            raise UsageError(
+                "no AWS region configured, so no registry to pick",
+                hint="name the registry, or set AWS_REGION / the profile's region",
+            )
+        sts: Any = session.create_client("sts", region_name=region, config=tokens.client_config())
+        account = str(sts.get_caller_identity()["Account"])
+    except EcrpyError:
+        raise
+    except Exception as exc:  # botocore's errors: one line with the fix
+        raise tokens.translate(exc, None, None) from None
+    return registry_mod.host_for(account, str(region))

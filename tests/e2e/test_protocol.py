@@ -360,6 +360,19 @@ def test_cli_configure(helper_env: dict[str, str]) -> None:
     assert proc.returncode == 2 and b"neither an ECR registry" in proc.stderr
 
 
+def test_cli_configure_without_registry_uses_own_account(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    proc = run_ecrpy(helper_env, "configure")
+    assert proc.returncode == 0, proc.stderr
+    assert HOST.encode() in proc.stdout  # moto's account, AWS_DEFAULT_REGION=us-east-1
+    path = os.path.join(helper_env["DOCKER_CONFIG"], "config.json")
+    assert json.load(open(path))["credHelpers"] == {HOST: "ecrpy"}
+    no_region = {k: v for k, v in helper_env.items() if k != "AWS_DEFAULT_REGION"}
+    proc = run_ecrpy(no_region, "configure")
+    assert proc.returncode == 2 and b"no AWS region" in proc.stderr
+
+
 def test_cli_doctor_reports_each_check(aws: AwsServer, helper_env: dict[str, str]) -> None:
     run_ecrpy(helper_env, "configure", HOST)
     proc = run_ecrpy(helper_env, "doctor")
