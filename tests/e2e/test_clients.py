@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,38 @@ def test_docker_login_to_ecr_does_not_fail(
     data = json.loads(config.read_text())
     assert data["credHelpers"] == {registry_server.host: "ecrpy"}
     assert MOTO_ECR_PASSWORD not in config.read_text()  # docker kept only an empty auths stub
+
+
+def test_podman_pulls_through_the_helper(
+    aws: AwsServer, helper_env: dict[str, str], registry_server: RegistryServer, tmp_path: Path
+) -> None:
+    podman = tool("podman")
+    skopeo = tool("skopeo")
+    alias(helper_env, registry_server.host)
+    assert run_ecrpy(helper_env, "configure", registry_server.host).returncode == 0
+    make_oci_layout(tmp_path / "src", tag="v1")
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+    ref = f"{registry_server.host}/e2e/podman:v1"
+    proc = run(
+        helper_env,
+        skopeo,
+        "--policy",
+        str(policy),
+        "copy",
+        "--dest-tls-verify=false",
+        f"oci:{tmp_path / 'src'}:v1",
+        f"docker://{ref}",
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+
+    # podman refuses a runroot longer than 50 characters: pytest's tmp_path is too deep.
+    with tempfile.TemporaryDirectory(prefix="ecrpy-podman-") as short:
+        os.mkdir(os.path.join(short, "xdg"))
+        env = dict(helper_env, XDG_RUNTIME_DIR=os.path.join(short, "xdg"))
+        root, runroot = os.path.join(short, "root"), os.path.join(short, "run")
+        base = [podman, "--root", root, "--runroot", runroot, "--storage-driver", "vfs"]
+        proc = run(env, *base, "pull", "--tls-verify=false", "--signature-policy", str(policy), ref)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"Writing manifest to image destination" in proc.stderr
+    assert aws.calls(GAT) == 1  # skopeo fetched it, podman was served from the cache
