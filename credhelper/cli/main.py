@@ -64,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # the one boundary: a bug is a line and a log entry, not a traceback
+        from .. import logs
+
+        logs.error("internal error in %s: %s", args.command, type(exc).__name__, exc_info=True)
+        print(
+            f"ecrpy: internal error ({type(exc).__name__}); details in {logs.log_path()}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def entry() -> None:
