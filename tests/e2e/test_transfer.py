@@ -319,6 +319,16 @@ def test_read_only_push_is_refused_before_any_blob_reaches_the_registry(
     assert "refused by the pre-flight check" in line and "nothing was sent" in line
     assert aws.calls("InitiateLayerUpload") == aws.calls("PutImage") == 0
 
+    # --json: a pipeline reading stdout gets the failure as a document too
+    code, out, err = ecrpy(env, "push", "--json", image)
+    assert code == 3, (out, err)
+    doc = json.loads(out)
+    assert doc["schema"] == "ecrpy.transfer-error/1"
+    assert (doc["operation"], doc["image"]) == ("push", image)
+    assert doc["error"]["exit_code"] == 3 and "refused" in doc["error"]["message"]
+    assert set(doc["error"]) == {"message", "hint", "exit_code"}
+    assert registry_server.blob_count() == blobs
+
 
 def test_existing_tag_in_an_immutable_repository_is_refused(
     aws: AwsServer, world: World, env: dict[str, str], registry_server: RegistryServer
