@@ -69,12 +69,11 @@ def _identity_for(config: Config, host: str) -> tuple[str | None, str | None]:
 
 def token_for(registry: Registry, config: Config) -> CacheEntry:
     """A servable token: from the cache, else fetched once (single-flight) and cached."""
-    from . import identity, paths
-    from .token_cache import CacheKey, open_cache
+    from . import identity
+    from .token_cache import CacheKey, for_config
 
     profile, role_arn = _identity_for(config, registry.host)
-    backend = os.environ.get("ECRPY_CACHE") or config.cache_backend
-    cache = open_cache(backend, paths.cache_dir())
+    cache = for_config(config)
     key = CacheKey(identity.fingerprint(profile, role_arn), registry.key)
     entry = cache.get(key)
     if entry is not None and entry.servable(min_remaining=config.min_remaining):
@@ -205,9 +204,9 @@ def action_store(text: str) -> _Output:
 def action_erase(text: str) -> _Output:
     """Forget credentials for a host (ECR: drop its cached tokens for every identity)."""
     from . import config as config_mod
-    from . import credential_store, paths
+    from . import credential_store
     from . import registry as registry_mod
-    from .token_cache import open_cache
+    from .token_cache import for_config
 
     server_url = text.strip()
     host = registry_mod.normalize(server_url)
@@ -216,8 +215,7 @@ def action_erase(text: str) -> _Output:
     config = config_mod.load()
     registry = registry_mod.resolve(server_url, config)
     if registry is not None:
-        backend = os.environ.get("ECRPY_CACHE") or config.cache_backend
-        cache = open_cache(backend, paths.cache_dir())
+        cache = for_config(config)
         for key, _ in cache.entries():
             if key.registry_key == registry.key:
                 cache.delete(key)
@@ -231,12 +229,11 @@ def action_erase(text: str) -> _Output:
 def action_list() -> _Output:
     """Unexpired cached ECR tokens of the active identities and every stored host."""
     from . import config as config_mod
-    from . import credential_store, identity, paths
-    from .token_cache import open_cache
+    from . import credential_store, identity
+    from .token_cache import for_config
 
     config = config_mod.load()
-    backend = os.environ.get("ECRPY_CACHE") or config.cache_backend
-    cache = open_cache(backend, paths.cache_dir())
+    cache = for_config(config)
     result: dict[str, str] = {}
     fingerprints: set[str] = set()
     for profile, role_arn in {(None, None)} | {

@@ -20,14 +20,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cache() -> object:
-    import os
 
     from .. import config as config_mod
-    from .. import paths
-    from ..token_cache import open_cache
+    from ..token_cache import for_config
 
-    backend = os.environ.get("ECRPY_CACHE") or config_mod.load().cache_backend
-    return open_cache(backend, paths.cache_dir())
+    return for_config(config_mod.load())
 
 
 def run_list(args: argparse.Namespace) -> int:

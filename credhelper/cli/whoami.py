@@ -17,12 +17,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the identity, call sts:GetCallerIdentity, show the cached token's expiry."""
-    import os
 
     from .. import config as config_mod
-    from .. import identity, paths
+    from .. import identity
     from .. import registry as registry_mod
-    from ..token_cache import CacheKey, open_cache
+    from ..token_cache import CacheKey, for_config
 
     config = config_mod.load()
     profile = role_arn = None
@@ -43,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
     info["fingerprint"] = fingerprint[:12]
     info["caller_arn"] = _caller_arn(profile, role_arn, reg.api_region if reg else None)
     if reg is not None:
-        backend = os.environ.get("ECRPY_CACHE") or config.cache_backend
-        entry = open_cache(backend, paths.cache_dir()).get(CacheKey(fingerprint, reg.key))
+        entry = for_config(config).get(CacheKey(fingerprint, reg.key))
         info["cached_token_expires_at"] = (
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry.valid_until)) if entry else None
         )

@@ -6,9 +6,22 @@ backend is imported on the hot path.
 
 from __future__ import annotations
 
+import os
+
 from .base import CacheEntry, CacheKey, TokenCache
 
-__all__ = ["CacheEntry", "CacheKey", "TokenCache", "open_cache"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = ["CacheEntry", "CacheKey", "TokenCache", "for_config", "open_cache"]
+
+
+def for_config(config: Config) -> TokenCache:
+    """The cache the user chose: ``ECRPY_CACHE``, else ``[cache] backend``, in the cache dir."""
+    from .. import paths
+
+    return open_cache(os.environ.get("ECRPY_CACHE") or config.cache_backend, paths.cache_dir())
 
 
 def open_cache(backend: str, directory: str) -> TokenCache:
