@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -72,17 +71,11 @@ class Ecr:
     def _fail(self, exc: Exception, call: str) -> EcrpyError:
         from botocore.exceptions import ClientError
 
-        from .tokens import _error_code, translate
+        from .tokens import error_details, translate
 
         if not isinstance(exc, ClientError):
             return translate(exc, self.registry, self.profile)
-        code, message = _error_code(exc)
-        inner = re.search(r"<Code>([^<]+)</Code>", message) if code == "403" else None
-        if inner:  # moto answers ECR with an XML 403 carrying the real code inside
-            code = inner.group(1)
-            found = re.search(r"<Message>([^<]*)</Message>", message)
-            message = found.group(1) if found else ""
-            exc.response["Error"]["Code"] = code
+        code, message = error_details(exc)
         if code in (
             "ExpiredToken",
             "ExpiredTokenException",
@@ -176,7 +169,6 @@ class Ecr:
 
 
 def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+    from .tokens import error_details
+
+    return error_details(exc)[0]

@@ -151,24 +151,25 @@ def _entry(
     )
 
 
-def _error_code(exc: Exception) -> tuple[str, str]:
-    """(code, message) of a ClientError; moto's XML 403 bodies are unwrapped to the real code."""
+def error_details(exc: Exception) -> tuple[str, str]:
+    """(code, message) of a ClientError ("" for anything else); moto's XML 403 bodies, which
+    carry the real code and message inside, are unwrapped."""
     response = getattr(exc, "response", None) or {}
     err = response.get("Error", {}) if isinstance(response, dict) else {}
     code, message = str(err.get("Code", "")), str(err.get("Message", ""))
     if code == "403" and "<Code>" in message:
         inner = message.split("<Code>", 1)[1].split("</Code>", 1)[0].strip()
-        if inner and inner != "AccessDenied":  # is_access_denied reads AccessDenied itself
-            text = message.split("<Message>", 1)[1].split("</Message>", 1)[0] if (
-                "<Message>" in message
-            ) else ""
+        if inner:
+            text = ""
+            if "<Message>" in message:
+                text = message.split("<Message>", 1)[1].split("</Message>", 1)[0]
             return inner, text.strip()
     return code, message
 
 
 def is_access_denied(exc: Exception) -> bool:
     """Real ECR's JSON ``AccessDeniedException`` or moto's XML 403 ``AccessDenied``."""
-    code, message = _error_code(exc)
+    code, message = error_details(exc)
     if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
         return True
     return code == "403" and "AccessDenied" in message
@@ -223,7 +224,7 @@ def translate(exc: Exception, registry: Registry | None, profile: str | None) ->
             hint="retry; if it persists, check any proxy between you and AWS",
         )
     if isinstance(exc, be.ClientError):
-        code, _ = _error_code(exc)
+        code, _ = error_details(exc)
         if is_access_denied(exc):
             if registry is None:
                 return TokenError(f"{who} was denied by AWS ({code})")

@@ -257,22 +257,18 @@ def run(
 
 @contextmanager
 def _expired_credentials(profile: str | None) -> Iterator[None]:
-    """botocore raises a bare ``RuntimeError`` for credentials that are still expired after a
-    refresh (``AWS_CREDENTIAL_EXPIRATION`` in the past, a stale credential_process answer);
-    ``identity.session`` lets it through, so it is translated here."""
-    from .errors import CredentialsError
-
+    """botocore raises a bare ``RuntimeError`` for credentials still expired after a refresh
+    (``AWS_CREDENTIAL_EXPIRATION`` in the past, a stale credential_process answer). Sessions are
+    built through ``identity``, which translates it, but a refresh can also happen mid-run,
+    inside any AWS call: those are translated here, by the same ``tokens.translate``."""
     try:
         yield
     except RuntimeError as exc:
         if "expired" not in str(exc):
             raise
-        who = f"profile '{profile}'" if profile else "the default AWS identity"
-        raise CredentialsError(
-            f"the AWS credentials of {who} have expired",
-            hint="refresh them (aws sso login, or re-export the session and its "
-            "AWS_CREDENTIAL_EXPIRATION)",
-        ) from None
+        from .tokens import translate
+
+        raise translate(exc, None, profile) from None
 
 
 def _local_size(api: Any, reference: str) -> int | None:
