@@ -47,6 +47,29 @@ def run(
     )
 
 
+def push_through_helper(env: dict[str, str], host: str, ref: str, tmp_path: Path) -> Path:
+    """Alias ``host``, ``ecrpy configure`` it, and push a tiny OCI image to ``ref`` with skopeo
+    (credentials from the helper). Returns the permissive signature policy file it wrote."""
+    skopeo = tool("skopeo")
+    alias(env, host)
+    assert run_ecrpy(env, "configure", host).returncode == 0
+    make_oci_layout(tmp_path / "src", tag="v1")
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+    proc = run(
+        env,
+        skopeo,
+        "--policy",
+        str(policy),
+        "copy",
+        "--dest-tls-verify=false",
+        f"oci:{tmp_path / 'src'}:v1",
+        f"docker://{ref}",
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    return policy
+
+
 def test_docker_sdk_store(
     aws: AwsServer,
     helper_env: dict[str, str],
@@ -111,25 +134,8 @@ def test_docker_cli_manifest_inspect_calls_get(
     aws: AwsServer, helper_env: dict[str, str], registry_server: RegistryServer, tmp_path: Path
 ) -> None:
     docker_cli = tool("docker")
-    skopeo = tool("skopeo")
-    alias(helper_env, registry_server.host)
-    assert run_ecrpy(helper_env, "configure", registry_server.host).returncode == 0
-    make_oci_layout(tmp_path / "src", tag="v1")
-    (tmp_path / "policy.json").write_text(
-        json.dumps({"default": [{"type": "insecureAcceptAnything"}]})
-    )
     ref = f"{registry_server.host}/e2e/manifest:v1"
-    proc = run(
-        helper_env,
-        skopeo,
-        "--policy",
-        str(tmp_path / "policy.json"),
-        "copy",
-        "--dest-tls-verify=false",
-        f"oci:{tmp_path / 'src'}:v1",
-        f"docker://{ref}",
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
+    push_through_helper(helper_env, registry_server.host, ref, tmp_path)
     proc = run(helper_env, docker_cli, "manifest", "inspect", "--insecure", ref)
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(proc.stdout)["schemaVersion"] == 2
@@ -189,24 +195,8 @@ def test_podman_pulls_through_the_helper(
     aws: AwsServer, helper_env: dict[str, str], registry_server: RegistryServer, tmp_path: Path
 ) -> None:
     podman = tool("podman")
-    skopeo = tool("skopeo")
-    alias(helper_env, registry_server.host)
-    assert run_ecrpy(helper_env, "configure", registry_server.host).returncode == 0
-    make_oci_layout(tmp_path / "src", tag="v1")
-    policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
     ref = f"{registry_server.host}/e2e/podman:v1"
-    proc = run(
-        helper_env,
-        skopeo,
-        "--policy",
-        str(policy),
-        "copy",
-        "--dest-tls-verify=false",
-        f"oci:{tmp_path / 'src'}:v1",
-        f"docker://{ref}",
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
+    policy = push_through_helper(helper_env, registry_server.host, ref, tmp_path)
 
     # podman refuses a runroot longer than 50 characters: pytest's tmp_path is too deep.
     with tempfile.TemporaryDirectory(prefix="ecrpy-podman-") as short:
