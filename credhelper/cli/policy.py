@@ -12,8 +12,14 @@ Input (a JSON object; optional keys may be left out, unknown keys are an error):
       "permissions_boundary": {...} | null,
       "session_policy": {...} | null,
       "scps": [[{...root SCP...}], [{...OU SCP...}], [{...account SCP...}]],
+      "rcps": [[{...root RCP...}], [{...account RCP...}]],
+      "vpce_policy": {...} | null,
       "resource_account": "111122223333"
     }
+
+``rcps`` are the resource owner's resource control policies, by level like ``scps``;
+``vpce_policy`` is the VPC endpoint policy, which applies only when ``context`` has
+``aws:SourceVpce`` (the request came through that endpoint).
 
 Output (``--json``, the default)::
 
@@ -49,6 +55,8 @@ _OPTIONAL = (
     "permissions_boundary",
     "session_policy",
     "scps",
+    "rcps",
+    "vpce_policy",
     "resource_account",
 )
 
@@ -63,8 +71,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sim = sub.add_parser(
         "simulate",
         help="decide one request against given policies",
-        description="Evaluate a request against identity, resource, boundary, session and "
-        "SCP policies with AWS's evaluation logic. Exit 0 allowed, 3 denied, 1 bad input.",
+        description="Evaluate a request against identity, resource, boundary, session, "
+        "SCP, RCP and VPC endpoint policies with AWS's evaluation logic. "
+        "Exit 0 allowed, 3 denied, 1 bad input.",
     )
     sim.add_argument("file", metavar="FILE", help="simulation input as JSON, or - for stdin")
     fmt = sim.add_mutually_exclusive_group()
@@ -137,9 +146,7 @@ def parse_simulation(data: object) -> tuple[Request, PolicySet]:
     identity_raw = _or_default(data.get("identity_policies"), [])
     if not isinstance(identity_raw, list):
         raise PolicyDocumentError("identity_policies: must be a list")
-    scps_raw = _or_default(data.get("scps"), [])
-    if not isinstance(scps_raw, list) or not all(isinstance(lv, list) for lv in scps_raw):
-        raise PolicyDocumentError("scps: must be a list of levels, each a list of policies")
+    levels = {key: _levels(data, key) for key in ("scps", "rcps")}
 
     request = Request(data["principal"], data["action"], data["resource"], context, account)
     policy_set = PolicySet(
@@ -149,10 +156,22 @@ def parse_simulation(data: object) -> tuple[Request, PolicySet]:
         session_policy=_optional(data, "session_policy", "session"),
         scps=[
             [_parse(doc, f"scps[{lv}][{i}]", "scp") for i, doc in enumerate(level)]
-            for lv, level in enumerate(scps_raw)
+            for lv, level in enumerate(levels["scps"])
         ],
+        rcps=[
+            [_parse(doc, f"rcps[{lv}][{i}]", "rcp") for i, doc in enumerate(level)]
+            for lv, level in enumerate(levels["rcps"])
+        ],
+        vpce_policy=_optional(data, "vpce_policy", "vpce"),
     )
     return request, policy_set
+
+
+def _levels(data: dict[str, object], key: str) -> list[list[object]]:
+    raw = _or_default(data.get(key), [])
+    if not isinstance(raw, list) or not all(isinstance(level, list) for level in raw):
+        raise PolicyDocumentError(f"{key}: must be a list of levels, each a list of policies")
+    return raw
 
 
 def _or_default(value: object, default: object) -> object:

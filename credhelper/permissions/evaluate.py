@@ -12,23 +12,34 @@ Usage::
     )
     decision.decision  # "allowed" | "implicitly_denied" | "explicitly_denied"
 
-The logic is AWS's documented "policy evaluation logic":
+The logic is AWS's documented policy evaluation logic (IAM User Guide, "Policy evaluation
+logic", "How AWS enforcement code logic evaluates requests", "Cross-account policy evaluation
+logic"; Organizations User Guide, SCPs and RCPs; the Principal/NotPrincipal elements):
 
-1. An explicit Deny in any applicable policy (identity, resource, boundary, session, SCP)
-   ends evaluation: explicitly denied.
-2. SCPs: when any level is given, every level (root first, down to the account) must allow.
-3. Same account: an allow in an identity policy *or* the resource policy grants. Identity
-   grants, and resource-policy grants that name the caller's role ARN or account, are limited
-   by an implicit deny in the permissions boundary and session policy; a resource-policy
-   grant naming the IAM user or role *session* ARN itself is not.
-4. Cross-account: the identity side (identity policy within boundary and session policy) and
-   the resource policy must both allow.
+1. An explicit Deny in any policy that applies (identity, resource, boundary, session, SCP,
+   RCP, VPC endpoint policy) ends evaluation: explicitly denied. A ``Deny`` with
+   ``NotPrincipal`` always applies to a caller with a permissions boundary.
+2. RCPs (for the services RCPs support, ECR among them; never for service-linked roles) and
+   SCPs (never for service principals or service-linked roles): every level given must allow.
+   A VPC endpoint policy, when the request came through the endpoint (``aws:SourceVpce`` in
+   the context), must allow too.
+3. The caller's own side: the account root user has full access; anyone else needs an
+   identity-policy allow, within the permissions boundary and the session policy. A
+   federated-user session (GetFederationToken) without a session policy has no permissions.
+4. Same account: the caller's own side, *or* a resource-policy allow that names the caller
+   itself (IAM user, session ARN or ``*``: not limited by boundary or session policy), *or*
+   one that names the caller's role (limited by boundary and session policy). A
+   resource-policy allow naming the *account* delegates to the account: it grants nothing
+   on its own.
+5. Cross-account: the caller's own side and a resource-policy allow naming the caller (in
+   any form, the account included) must both hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Literal
 
 from ..errors import PolicyDocumentError
@@ -36,13 +47,14 @@ from .conditions import evaluate_clause
 from .matching import (
     PrincipalId,
     Strength,
-    arn_match,
     glob_match,
     match_aws_principal,
     names_exactly,
     parse_principal,
+    resource_match,
 )
 from .policy import Policy, PolicyKind, PrincipalSpec, Statement
+from .rcp import rcps_cover
 from .variables import Context, Scalar, render_pattern
 
 ContextValue = Scalar | Sequence[Scalar]
@@ -101,13 +113,18 @@ class Request:
 class PolicySet:
     """Every policy that applies to the request. Build each with ``parse_policy`` and the
     matching ``kind``. ``scps`` is a list of levels (root first), each a list of the SCPs
-    attached at that level; an empty list means no SCPs apply (e.g. no Organizations)."""
+    attached at that level; an empty list means no SCPs apply (e.g. no Organizations).
+    ``rcps`` likewise, for the resource owner's account. ``vpce_policy`` is the policy of the
+    VPC endpoint the request came through; it applies only when the context has
+    ``aws:SourceVpce``."""
 
     identity_policies: Sequence[Policy] = ()
     resource_policy: Policy | None = None
     permissions_boundary: Policy | None = None
     session_policy: Policy | None = None
     scps: Sequence[Sequence[Policy]] = ()
+    rcps: Sequence[Sequence[Policy]] = ()
+    vpce_policy: Policy | None = None
 
     def __post_init__(self) -> None:
         slots: list[tuple[PolicyKind, Sequence[Policy | None]]] = [
@@ -116,6 +133,8 @@ class PolicySet:
             ("permissions_boundary", [self.permissions_boundary]),
             ("session", [self.session_policy]),
             ("scp", [p for level in self.scps for p in level]),
+            ("rcp", [p for level in self.rcps for p in level]),
+            ("vpce", [self.vpce_policy]),
         ]
         for kind, policies in slots:
             for policy in policies:
@@ -126,7 +145,9 @@ class PolicySet:
         """Every policy in the set, in evaluation-report order."""
         extra = [self.resource_policy, self.permissions_boundary, self.session_policy]
         scps = [p for level in self.scps for p in level]
-        return [*self.identity_policies, *(p for p in extra if p is not None), *scps]
+        rcps = [p for level in self.rcps for p in level]
+        vpce = [self.vpce_policy] if self.vpce_policy is not None else []
+        return [*self.identity_policies, *(p for p in extra if p is not None), *scps, *rcps, *vpce]
 
 
 @dataclass(frozen=True)
@@ -176,7 +197,14 @@ def request_context(request: Request, who: PrincipalId) -> dict[str, tuple[Scala
         values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
         if values:  # an empty list behaves like a missing key
             ctx[key.lower()] = values
-    derived: dict[str, str] = {}
+    derived: dict[str, Scalar] = {}
+    # Global condition keys AWS puts in every request: the time of the request, and whether
+    # the caller is an AWS service principal. Left out, a Deny conditioned on them would
+    # silently not apply.
+    now = _now()
+    derived["aws:currenttime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    derived["aws:epochtime"] = int(now.timestamp())
+    derived["aws:principalisawsservice"] = who.kind == "service"
     if who.kind != "service":
         derived["aws:principalaccount"] = who.account
         derived["aws:principalarn"] = who.role_arn or who.arn
@@ -189,9 +217,13 @@ def request_context(request: Request, who: PrincipalId) -> dict[str, tuple[Scala
         }[who.kind]
     if who.kind == "user":
         derived["aws:username"] = who.name
-    for key, text in derived.items():
-        ctx.setdefault(key, (text,))
+    for key, value in derived.items():
+        ctx.setdefault(key, (value,))
     return ctx
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def evaluate(request: Request, policy_set: PolicySet) -> Decision:
@@ -220,6 +252,35 @@ class _Evaluation:
         self.ctx: Context = request_context(request, self.who)
         self.what = f"{request.action} on {request.resource}"
 
+    # -- which policy types apply --
+
+    @property
+    def scps_apply(self) -> bool:
+        # Organizations, SCPs: they "don't affect users or roles in the management account"
+        # (the caller decides by giving them or not), never service-linked roles, and they
+        # restrict principals of the account, not AWS service principals.
+        return self.who.kind != "service" and not self.who.service_linked
+
+    @property
+    def rcps_apply(self) -> bool:
+        return rcps_cover(self.request.action) and not self.who.service_linked
+
+    @property
+    def vpce_applies(self) -> bool:
+        return self.policies.vpce_policy is not None and "aws:sourcevpce" in self.ctx
+
+    def applicable(self) -> list[Policy]:
+        ps = self.policies
+        out = [*ps.identity_policies]
+        out += [p for p in (ps.resource_policy, ps.permissions_boundary, ps.session_policy) if p]
+        if self.scps_apply:
+            out += [p for level in ps.scps for p in level]
+        if self.rcps_apply:
+            out += [p for level in ps.rcps for p in level]
+        if self.vpce_applies and ps.vpce_policy is not None:
+            out.append(ps.vpce_policy)
+        return out
+
     # -- matching --
 
     def _principal_strength(self, spec: PrincipalSpec, who: PrincipalId) -> Strength | None:
@@ -230,7 +291,8 @@ class _Evaluation:
             strength = match_aws_principal(value, who)
             if strength == "direct":
                 return strength
-            best = best or strength
+            if strength == "role" or best is None:
+                best = strength or best
         if _service_named(spec, who):
             return "direct"
         return best
@@ -241,20 +303,22 @@ class _Evaluation:
             return "direct"  # not a resource policy: the caller is implicitly the principal
         if not stmt.not_principal:
             return self._principal_strength(spec, self.who)
-        # NotPrincipal: AWS may check the account, then the role, then the session or user
-        # (IAM reference, NotPrincipal). Read conservatively: a Deny still applies unless every
-        # identity in that chain is listed; an Allow no longer applies once any of them is.
+        # IAM reference, NotPrincipal: "NotPrincipal must be used with "Effect":"Deny". Using
+        # it with "Effect":"Allow" is not supported." Such an Allow grants nothing here.
+        if stmt.effect == "Allow":
+            return None
+        # Permissions boundaries: "The NotPrincipal element with a Deny effect will always
+        # deny any IAM principal that has a permissions boundary policy attached, regardless
+        # of the values specified in the NotPrincipal element."
+        if self.policies.permissions_boundary is not None and self.who.kind != "service":
+            return "direct"
+        # NotPrincipal: AWS may check the account, then the role, then the session or user; a
+        # Deny still applies unless every identity in that chain is listed.
         listed = [
             any(names_exactly(v, link) for v in spec.aws) or _service_named(spec, link)
             for link in self.who.chain()
         ]
-        if spec.everyone:
-            excluded = True
-        elif stmt.effect == "Deny":
-            excluded = all(listed)
-        else:
-            excluded = any(listed)
-        return None if excluded else "direct"
+        return None if spec.everyone or all(listed) else "direct"
 
     def _resource_matches(self, stmt: Statement) -> bool:
         if stmt.resources is None:
@@ -262,7 +326,7 @@ class _Evaluation:
         hit = False
         for template in stmt.resources:
             pattern = render_pattern(template, self.ctx, wildcards=True)
-            if pattern is not None and arn_match(pattern, self.request.resource):
+            if pattern is not None and resource_match(pattern, self.request.resource):
                 hit = True
                 break
         return hit != stmt.not_resource
@@ -309,10 +373,9 @@ class _Evaluation:
     # -- the decision --
 
     def run(self) -> Decision:
-        ps = self.policies
         denies = [
             self._matched(policy, stmt)
-            for policy in ps.all_policies()
+            for policy in self.applicable()
             for stmt, _ in self.hits(policy, "Deny")
         ]
         if denies:
@@ -320,14 +383,30 @@ class _Evaluation:
 
         allowed: list[Reason] = []
         failed: list[Reason] = []
-        for level, scps in enumerate(ps.scps):
-            level_allows = [r for p in scps for r in self._allows(p)]
-            allowed += level_allows
-            if not level_allows:
+        ps = self.policies
+        for label, kind, levels, applies in (
+            ("rcps", "resource control policy", ps.rcps, self.rcps_apply),
+            ("scps", "service control policy", ps.scps, self.scps_apply),
+        ):
+            if not applies:
+                continue
+            for level, policies in enumerate(levels):
+                level_allows = [r for p in policies for r in self._allows(p)]
+                allowed += level_allows
+                if not level_allows:
+                    failed.append(
+                        self._missing(
+                            f"{label}[{level}]", f"no {kind} at level {level} allows {self.what}"
+                        )
+                    )
+        if self.vpce_applies and ps.vpce_policy is not None:
+            found = self._allows(ps.vpce_policy)
+            allowed += found
+            if not found:
                 failed.append(
                     self._missing(
-                        f"scps[{level}]",
-                        f"no service control policy at level {level} allows {self.what}",
+                        ps.vpce_policy.name,
+                        f"the VPC endpoint policy does not allow {self.what}",
                     )
                 )
 
@@ -352,13 +431,41 @@ class _Evaluation:
                 missing.append(
                     self._missing(policy.name, f"no statement in {label} allows {self.what}")
                 )
+        if self.who.kind == "federated-user" and self.policies.session_policy is None:
+            # STS GetFederationToken: "if you do not pass any session policies, then the
+            # resulting federated user session has no permissions" (except what a resource
+            # policy grants to the session itself).
+            missing.append(
+                self._missing(
+                    "session_policy",
+                    "a federated-user session without a session policy has no permissions "
+                    "of its own",
+                )
+            )
         return allows, missing
 
-    def _grant(self) -> tuple[list[Reason], list[Reason]]:
-        """(reasons for the grant, reasons it is missing): steps 3 and 4 of the module doc."""
-        ps = self.policies
-        identity = [r for p in ps.identity_policies for r in self._allows(p)]
+    def _own_side(self) -> tuple[list[Reason], list[Reason]]:
+        """The caller's own permissions: identity allow within boundary and session policy."""
         limit_allows, limit_missing = self._limits()
+        if self.who.kind == "root":
+            # "By default, all requests are implicitly denied with the exception of the AWS
+            # account root user, which has full access."
+            root = Reason(
+                "root", None, None, "Allow", "the account root user has full access of its own"
+            )
+            return [root, *limit_allows], limit_missing
+        identity = [r for p in self.policies.identity_policies for r in self._allows(p)]
+        missing = list(limit_missing)
+        if not identity:
+            missing.insert(
+                0,
+                self._missing("identity_policies", f"no identity-based policy allows {self.what}"),
+            )
+        return identity + limit_allows, missing
+
+    def _grant(self) -> tuple[list[Reason], list[Reason]]:
+        """(reasons for the grant, reasons it is missing): steps 3 to 5 of the module doc."""
+        ps = self.policies
         resource = ps.resource_policy
         resource_hits = self.hits(resource, "Allow")
         if self.who.kind == "service":
@@ -371,58 +478,60 @@ class _Evaluation:
                 )
             ]
 
+        own, own_missing = self._own_side()
         owner = _resource_account(self.request)
         if owner is not None and owner != self.who.account:
-            return self._cross_account(identity, limit_allows, limit_missing, owner)
+            return self._cross_account(own, own_missing, owner)
 
-        # Same account: either grant path suffices.
-        if identity and not limit_missing:
-            return identity + limit_allows, []
+        if not own_missing:
+            return own, []
         assert resource is not None or not resource_hits
-        direct = [s for s, strength in resource_hits if strength == "direct"]
-        indirect = [s for s, strength in resource_hits if strength == "indirect"]
-        if resource is not None and direct:
-            note = " (names the principal itself; not limited by boundary or session policy)"
-            return [self._matched(resource, s, note) for s in direct], []
-        if resource is not None and indirect and not limit_missing:
-            note = " (names the principal's role or account)"
-            return [self._matched(resource, s, note) for s in indirect] + limit_allows, []
-        if not identity and not resource_hits:
-            return [], [
+        by = {strength: [s for s, k in resource_hits if k == strength] for strength in STRENGTHS}
+        if resource is not None and by["direct"]:
+            note = " (names the caller itself; not limited by boundary or session policy)"
+            return [self._matched(resource, s, note) for s in by["direct"]], []
+        limit_allows, limit_missing = self._limits()
+        if resource is not None and by["role"] and not limit_missing:
+            note = " (names the caller's role)"
+            return [self._matched(resource, s, note) for s in by["role"]] + limit_allows, []
+        notes: list[Reason] = []
+        if resource is not None and by["role"]:
+            note = (
+                " but it names the caller's role, so the permissions boundary and session "
+                "policy limit it"
+            )
+            notes += [self._matched(resource, s, note) for s in by["role"]]
+        if resource is not None and by["account"]:
+            note = (
+                " but it names the caller's account, which delegates to the account: an "
+                "identity-based policy must allow"
+            )
+            notes += [self._matched(resource, s, note) for s in by["account"]]
+        if not resource_hits and own_missing and own_missing[0].policy == "identity_policies":
+            own_missing = [
                 self._missing(
                     "identity_policies",
                     f"no identity-based or resource-based policy allows {self.what}",
-                )
+                ),
+                *own_missing[1:],
             ]
-        # An allow exists but the boundary or session policy does not cover it.
-        limited = []
-        if resource is not None:
-            note = (
-                " but it names the principal's role or account, so the permissions "
-                "boundary and session policy limit it"
-            )
-            limited = [self._matched(resource, s, note) for s in indirect]
-        return [], limited + limit_missing
+        return [], notes + own_missing
 
     def _cross_account(
-        self,
-        identity: list[Reason],
-        limit_allows: list[Reason],
-        limit_missing: list[Reason],
-        owner: str,
+        self, own: list[Reason], own_missing: list[Reason], owner: str
     ) -> tuple[list[Reason], list[Reason]]:
         resource = self.policies.resource_policy
         resource_allows = self._allows(resource, " (cross-account)")
-        missing: list[Reason] = []
-        if not identity:
-            missing.append(
-                self._missing(
-                    "identity_policies",
-                    f"cross-account request: no identity-based policy in "
-                    f"account {self.who.account} allows {self.what}",
-                )
+        missing = [
+            Reason(
+                r.policy,
+                r.statement,
+                r.sid,
+                r.effect,
+                f"cross-account request: {r.detail} (account {self.who.account})",
             )
-        missing += limit_missing
+            for r in own_missing
+        ]
         if not resource_allows:
             missing.append(
                 self._missing(
@@ -433,4 +542,7 @@ class _Evaluation:
             )
         if missing:
             return [], missing
-        return identity + limit_allows + resource_allows, []
+        return own + resource_allows, []
+
+
+STRENGTHS: tuple[Strength, ...] = ("direct", "role", "account")

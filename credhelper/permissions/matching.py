@@ -90,13 +90,75 @@ def split_arn_pattern(pattern: Sequence[Item]) -> list[list[Item]] | None:
     return fields if len(fields) == ARN_FIELDS else None
 
 
-def arn_match(pattern: Sequence[Item], value: str) -> bool:
-    """ARN matching as in ``Resource`` and ``ArnLike``: wildcards stay inside one of the first
-    five fields (partition, service, region, account) but may span colons in the resource part.
+# One step of an ARN pattern: (Wild or None for a literal, the literal character, whether
+# the wildcard may match a colon).
+_Step = tuple[Wild | None, str, bool]
 
-    A pattern without any colon (``*``) is matched against the whole value; one with colons
-    but fewer than six fields matches nothing, as IAM compares the six fields one by one.
-    """
+
+def _arn_steps(pattern: Sequence[Item]) -> list[_Step]:
+    """IAM reference, Resource element: wildcards work "within the individual segments of an
+    ARN (the parts separated by colons)", but "if the * wildcard is the last character of a
+    resource ARN segment, it can expand to match beyond the colon boundaries". The sixth
+    (resource) part may itself contain colons, and its wildcards match them."""
+    steps: list[_Step] = []
+    colons = 0
+    for i, item in enumerate(pattern):
+        if isinstance(item, Wild):
+            in_resource = colons >= ARN_FIELDS - 1
+            ends_segment = i + 1 == len(pattern) or pattern[i + 1] == ":"
+            steps.append((item, "", in_resource or (item is Wild.STAR and ends_segment)))
+        else:
+            if item == ":":
+                colons += 1
+            steps.append((None, item, False))
+    return steps
+
+
+def _skip_stars(steps: list[_Step], states: set[int]) -> set[int]:
+    out = set(states)
+    for i in sorted(states):
+        while i < len(steps) and steps[i][0] is Wild.STAR:
+            i += 1
+            out.add(i)
+    return out
+
+
+def _steps_match(steps: list[_Step], text: str) -> bool:
+    # A set-of-states walk: len(text) * len(steps) at worst, no backtracking blow-up.
+    states = _skip_stars(steps, {0})
+    for ch in text:
+        nxt: set[int] = set()
+        for i in states:
+            if i == len(steps):
+                continue
+            wild, char, spans = steps[i]
+            if wild is Wild.STAR:
+                if spans or ch != ":":
+                    nxt.add(i)
+            elif wild is Wild.ONE:
+                if spans or ch != ":":
+                    nxt.add(i + 1)
+            elif char == ch:
+                nxt.add(i + 1)
+        if not nxt:
+            return False
+        states = _skip_stars(steps, nxt)
+    return len(steps) in states
+
+
+def resource_match(pattern: Sequence[Item], value: str) -> bool:
+    """ARN matching as in the ``Resource`` element (``_arn_steps`` gives the rule): a
+    wildcard in the partition, service, region or account part stays in its part unless it
+    is a ``*`` that ends the part; wildcards in the resource part match anything."""
+    return _steps_match(_arn_steps(pattern), value)
+
+
+def arn_match(pattern: Sequence[Item], value: str) -> bool:
+    """ARN matching as in the ``ArnLike``/``ArnEquals`` condition operators (IAM reference,
+    condition operators: "Each of the six colon-delimited components of the ARN is checked
+    separately and each can include multi-character match wildcards (*) or single-character
+    match wildcards (?)"). A pattern without any colon (``*``) is matched against the whole
+    value; one with colons but fewer than six components matches nothing."""
     fields = split_arn_pattern(pattern)
     if fields is None:
         return ":" not in pattern and glob_match(pattern, value)
@@ -132,6 +194,15 @@ class PrincipalId:
         if self.kind in ("role", "assumed-role"):
             return f"arn:{self.partition}:iam::{self.account}:role/{self.name}"
         return ""
+
+    @property
+    def service_linked(self) -> bool:
+        """A service-linked role: IAM gives these the path ``/aws-service-role/``. A session ARN
+        carries no path, so a session of one is not recognised (and is evaluated like any
+        role session: SCPs and RCPs then apply, the conservative reading)."""
+        return self.kind == "role" and self.arn.split(":", 5)[5].startswith(
+            "role/aws-service-role/"
+        )
 
     def chain(self) -> list[PrincipalId]:
         """The identities AWS may check the request against, outermost first: the account,
@@ -172,23 +243,23 @@ def parse_principal(text: str) -> PrincipalId:
     raise ValueError(f"{text!r} is not an IAM root, user, role or STS session ARN")
 
 
-Strength = Literal["direct", "indirect"]
+# How a resource-policy ``Principal`` names the caller (IAM reference, Policy evaluation logic
+# and Principal element): ``direct`` names the caller itself (IAM user ARN, role-session or
+# federated-user session ARN, ``*``); ``role`` names the role a session belongs to; ``account``
+# names the caller's account, which only delegates to the account's own policies.
+Strength = Literal["direct", "role", "account"]
 
 
 def match_aws_principal(value: str, who: PrincipalId) -> Strength | None:
-    """Does one ``Principal: {"AWS": value}`` entry name ``who``, and how?
-
-    ``direct`` means the entry names the caller itself (user ARN, session ARN, ``*``): such a
-    resource-policy grant is not limited by an implicit deny in a permissions boundary or
-    session policy. ``indirect`` means it names the caller through its role or account, which
-    AWS limits like an identity-based grant.
-    """
+    """Does one ``Principal: {"AWS": value}`` entry name ``who``, and how (see ``Strength``)?"""
     if who.kind == "service":
         return None
     if value == "*":
         return "direct"
     if _ACCOUNT.match(value):
-        return "indirect" if value == who.account else None
+        if value != who.account:
+            return None
+        return "direct" if who.kind == "root" else "account"
     try:
         named = parse_principal(value)
     except ValueError:
@@ -196,11 +267,13 @@ def match_aws_principal(value: str, who: PrincipalId) -> Strength | None:
     if named.partition != who.partition or named.account != who.account:
         return None
     if named.kind == "root":
-        return "direct" if who.kind == "root" else "indirect"
+        return "direct" if who.kind == "root" else "account"
     if named.kind == "role" and who.kind in ("role", "assumed-role"):
         # Role names are unique within an account whatever their path, and a session ARN has
         # no path, so the name identifies the role.
-        return "indirect" if named.name == who.name else None
+        if named.name != who.name:
+            return None
+        return "direct" if who.kind == "role" else "role"
     if named.kind == who.kind and named.kind != "role" and named.arn == who.arn:
         return "direct"
     return None

@@ -19,7 +19,12 @@ from .matching import Pattern, compile_glob
 from .variables import VARIABLES_VERSION, Scalar, Template, parse_template, template_colons
 
 Effect = Literal["Allow", "Deny"]
-PolicyKind = Literal["identity", "resource", "permissions_boundary", "session", "scp"]
+PolicyKind = Literal[
+    "identity", "resource", "permissions_boundary", "session", "scp", "rcp", "vpce"
+]
+# Kinds whose statements name a Principal: resource-based policies, RCPs (Organizations, RCP
+# syntax: "Principal" is required and must be "*") and VPC endpoint policies.
+PRINCIPAL_KINDS = ("resource", "rcp", "vpce")
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 _POLICY_KEYS = {"Version", "Id", "Statement"}
@@ -73,7 +78,7 @@ class Policy:
 
     name: str
     kind: PolicyKind
-    version: str
+    version: str | None  # None: no Version element (variables are then plain text)
     statements: tuple[Statement, ...]
 
 
@@ -90,10 +95,13 @@ def parse_policy(
     if not isinstance(doc, dict):
         raise PolicyDocumentError(f"{where}: a policy must be a JSON object")
     _no_unknown_keys(doc, _POLICY_KEYS, where)
+    # IAM reference, Version element: a policy without Version is accepted, and "if you do
+    # not include a Version element, the value defaults to 2008-10-17" -- so variables such
+    # as ${aws:username} are then literal text.
     version = doc.get("Version")
-    if version not in VERSIONS:
+    if version is not None and version not in VERSIONS:
         raise PolicyDocumentError(f"{where}.Version: must be one of {', '.join(VERSIONS)}")
-    assert isinstance(version, str)
+    assert version is None or isinstance(version, str)
     if "Id" in doc and not isinstance(doc["Id"], str):
         raise PolicyDocumentError(f"{where}.Id: must be a string")
     raw = doc.get("Statement")
@@ -160,15 +168,18 @@ def _parse_statement(
             )
         actions.append(compile_glob(text))
 
-    is_resource_policy = kind == "resource"
-    principal_key = _one_of(obj, "Principal", "NotPrincipal", where, required=is_resource_policy)
-    if principal_key and not is_resource_policy:
+    names_principal = kind in PRINCIPAL_KINDS
+    principal_key = _one_of(obj, "Principal", "NotPrincipal", where, required=names_principal)
+    if principal_key and not names_principal:
         raise PolicyDocumentError(f"{where}.{principal_key}: not allowed in a {kind} policy")
     principal = (
         _parse_principal(obj[principal_key], f"{where}.{principal_key}") if principal_key else None
     )
+    if kind == "rcp" and (principal_key != "Principal" or principal != PrincipalSpec(True)):
+        raise PolicyDocumentError(f'{where}.Principal: an RCP statement needs "Principal": "*"')
 
-    resource_key = _one_of(obj, "Resource", "NotResource", where, required=not is_resource_policy)
+    # Only a resource policy may leave Resource out (it then covers its own resource).
+    resource_key = _one_of(obj, "Resource", "NotResource", where, required=kind != "resource")
     resources = None
     if resource_key:
         resources = tuple(
@@ -196,8 +207,11 @@ def _parse_resource(text: str, where: str, variables: bool) -> Template:
         template = parse_template(text, variables=variables)
     except ValueError as exc:
         raise PolicyDocumentError(f"{where}: {exc}") from None
-    # IAM: "Resource must be in ARN format or '*'".
-    if text != "*" and not (text.startswith("arn:") and template_colons(template) >= 5):
+    # IAM: "Resource must be in ARN format or '*'". A shorter ARN is meaningful only when it
+    # has a "*" ending a segment, which "can expand to match beyond the colon boundaries".
+    spans = text.endswith("*") or "*:" in text
+    is_arn = text.startswith("arn:") and (template_colons(template) >= 5 or spans)
+    if text != "*" and not is_arn:
         raise PolicyDocumentError(f"{where}: {text!r} must be an ARN or '*'")
     return template
 

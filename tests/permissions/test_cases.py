@@ -19,6 +19,9 @@ CASES_FILE = Path(__file__).with_name("cases.json")
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text(encoding="utf-8"))
 BY_ID = {c["id"]: c for c in CASES}
 DECISIONS = {"allowed", "implicitly_denied", "explicitly_denied"}
+IAM = "https://docs.aws.amazon.com/IAM/latest/UserGuide/"
+ORGS = "https://docs.aws.amazon.com/organizations/latest/userguide/"
+ECR = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/"
 
 ECRPY = os.path.join(os.path.dirname(sys.executable), "ecrpy")
 
@@ -41,15 +44,99 @@ PROCESS_SAMPLE = [
 ]
 
 
-def test_case_table_is_large_and_every_case_names_its_rule() -> None:
-    assert len(CASES) >= 150
+# Every page a case cites, by its title, with where it is. A case's "rule" is
+# "<page title>: <the documented sentence it checks>".
+PAGES = {
+    "Policy evaluation logic": f"{IAM}reference_policies_evaluation-logic.html",
+    "How AWS enforcement code logic evaluates requests to allow or deny access": (
+        f"{IAM}reference_policies_evaluation-logic_policy-eval-denyallow.html"
+    ),
+    "Policy evaluation for requests within a single account": (
+        f"{IAM}reference_policies_evaluation-logic_policy-eval-basics.html"
+    ),
+    "Cross-account policy evaluation logic": (
+        f"{IAM}reference_policies_evaluation-logic-cross-account.html"
+    ),
+    "The difference between explicit and implicit denies": (
+        f"{IAM}reference_policies_evaluation-logic_AccessPolicyLanguage_Interplay.html"
+    ),
+    "AWS JSON policy elements: Principal": f"{IAM}reference_policies_elements_principal.html",
+    "AWS JSON policy elements: NotPrincipal": (
+        f"{IAM}reference_policies_elements_notprincipal.html"
+    ),
+    "Permissions boundaries for IAM entities": f"{IAM}access_policies_boundaries.html",
+    "Policies and permissions in AWS Identity and Access Management": (
+        f"{IAM}access_policies.html#policies_session"
+    ),
+    "Service control policies (SCPs)": f"{ORGS}orgs_manage_policies_scps.html",
+    "Resource control policies (RCPs)": f"{ORGS}orgs_manage_policies_rcps.html",
+    "IAM JSON policy elements: Condition operators": (
+        f"{IAM}reference_policies_elements_condition_operators.html"
+    ),
+    "IAM JSON policy elements: Condition": f"{IAM}reference_policies_elements_condition.html",
+    "Single-valued vs. multivalued context keys": (
+        f"{IAM}reference_policies_condition-single-vs-multi-valued-context-keys.html"
+    ),
+    "IAM policy elements: Variables and tags": f"{IAM}reference_policies_variables.html",
+    "IAM JSON policy elements: Resource": f"{IAM}reference_policies_elements_resource.html",
+    "IAM JSON policy elements: NotResource": (f"{IAM}reference_policies_elements_notresource.html"),
+    "IAM JSON policy elements: Action": f"{IAM}reference_policies_elements_action.html",
+    "IAM JSON policy elements: NotAction": f"{IAM}reference_policies_elements_notaction.html",
+    "IAM JSON policy elements: Version": f"{IAM}reference_policies_elements_version.html",
+    "IAM JSON policy elements: Statement": f"{IAM}reference_policies_elements_statement.html",
+    "AWS global condition context keys": f"{IAM}reference_policies_condition-keys.html",
+    "AWS managed policies for Amazon Elastic Container Registry": (
+        f"{ECR}security-iam-awsmanpol.html"
+    ),
+    "Using tag-based access control in Amazon ECR": f"{ECR}ecr-supported-iam-actions-tagging.html",
+    "Private registry authentication in Amazon ECR": f"{ECR}registry_auth.html",
+    "Identify AWS resources with Amazon Resource Names (ARNs)": f"{IAM}reference-arns.html",
+    "GetFederationToken (AWS Security Token Service API Reference)": (
+        "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html"
+    ),
+    "Control access to VPC endpoints using endpoint policies": (
+        "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html"
+    ),
+    "Secure API access with MFA": f"{IAM}id_credentials_mfa_configure-api-require.html",
+}
+
+# One case at least for every rule family issue 10 found wrong, by case id.
+FAMILIES = {
+    "account principal delegates": ["acct-principal-arn-no-identity", "principal-account-id"],
+    "NotPrincipal Deny with a boundary": ["notprincipal-deny-boundary-listed"],
+    "federated session without session policy": ["fed-no-session-policy"],
+    "root user": ["root-no-policies", "root-scp-no-allow"],
+    "SCPs skip service principals": ["scp-not-service-principal", "scp-not-service-linked-role"],
+    "* ending an ARN segment": ["resource-star-ends-service-segment-deny"],
+    "no Version: variables are text": ["version-missing-variables-literal"],
+    "aws:CurrentTime filled in": ["currenttime-filled-deny", "epochtime-filled-deny"],
+    "RCPs": ["rcp-deny-ecr", "rcp-ecr-no-allow"],
+    "VPC endpoint policies": ["vpce-through-endpoint-no-allow", "vpce-not-through-endpoint"],
+}
+
+
+def _page_and_sentence(rule: str) -> tuple[str, str]:
+    for title in PAGES:
+        if rule.startswith(title + ": "):
+            return title, rule[len(title) + 2 :]
+    raise AssertionError(f"rule names no known documentation page: {rule!r}")
+
+
+def test_every_case_names_a_documented_page_and_sentence() -> None:
     assert len(BY_ID) == len(CASES), "case ids must be unique"
     for case in CASES:
-        assert isinstance(case.get("rule"), str) and case["rule"].strip(), case["id"]
         assert case["expect"] in DECISIONS, case["id"]
+        _page, sentence = _page_and_sentence(case["rule"])
+        # A sentence, not a label: several words ending in a full stop.
+        assert len(sentence.split()) >= 3 and sentence.rstrip().endswith((".", ")")), case["id"]
 
 
-def test_case_table_covers_every_outcome() -> None:
+def test_every_cited_page_has_cases_and_every_family_is_covered() -> None:
+    cited = {_page_and_sentence(c["rule"])[0] for c in CASES}
+    assert cited == set(PAGES)
+    for family, ids in FAMILIES.items():
+        for case_id in ids:
+            assert case_id in BY_ID, (family, case_id)
     counts = Counter(c["expect"] for c in CASES)
     assert all(counts[d] >= 20 for d in DECISIONS), counts
 

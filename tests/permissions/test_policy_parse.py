@@ -26,7 +26,17 @@ def doc(*statements: object) -> dict[str, Any]:
 
 BAD: list[tuple[object, PolicyKind, str]] = [
     ([], "identity", "p: a policy must be a JSON object"),
-    ({"Statement": [stmt()]}, "identity", "p.Version: must be one of"),
+    ({"Version": "2020-01-01", "Statement": [stmt()]}, "identity", "p.Version: must be one of"),
+    ({"Version": 2012, "Statement": [stmt()]}, "identity", "p.Version: must be one of"),
+    (
+        {"Version": "2012-10-17", "Statement": [{**stmt(), "Principal": {"AWS": "111122223333"}}]},
+        "rcp",
+        'p.Statement[0].Principal: an RCP statement needs "Principal": "*"',
+    ),
+    (doc(stmt()), "rcp", "p.Statement[0]: needs Principal or NotPrincipal"),
+    (doc(stmt(Principal="*", Resource=None)), "rcp", "p.Statement[0]: needs Resource or"),
+    (doc(stmt()), "vpce", "p.Statement[0]: needs Principal or NotPrincipal"),
+    (doc(stmt(Resource="arn:aws:ecr:us-east-1")), "identity", "must be an ARN or '*'"),
     ({"Version": "2012-10-17", "Statement": []}, "identity", "p.Statement: must be"),
     ({**doc(stmt()), "Extra": 1}, "identity", "p: unknown element 'Extra'"),
     (doc(stmt(), "x"), "identity", "p.Statement[1]: a statement must be a JSON object"),
@@ -99,7 +109,24 @@ GOOD: list[tuple[dict[str, Any], PolicyKind]] = [
     (doc(stmt(Resource=None, Principal={"AWS": "AROAEXAMPLEID0000000"})), "resource"),
     (doc(stmt(Resource=None, Principal={"Service": "codebuild.amazonaws.com"})), "resource"),
     ({"Version": "2008-10-17", "Statement": [stmt(Resource="arn:aws:s3:::b/${x")]}, "identity"),
+    ({"Statement": [stmt(Resource="arn:aws:s3:::b/${x")]}, "identity"),
+    (doc(stmt(Resource="arn:aws:ecr:*")), "identity"),
+    (doc(stmt(Resource="arn:aws:ecr:*:repository/app")), "identity"),
+    (doc(stmt(Principal="*", Action="*")), "rcp"),
+    (doc(stmt(Principal={"AWS": "111122223333"})), "vpce"),
 ]
+
+
+def test_policy_without_version_treats_variables_as_text() -> None:
+    # IAM reference, Version element: without it "variables such as ${aws:username} aren't
+    # recognized as variables and are instead treated as literal strings".
+    literal_repo = "arn:aws:ecr:us-east-1:111122223333:repository/${aws:username}"
+    policy = parse_policy({"Statement": [stmt(Resource=literal_repo)]}, "p")
+    assert policy.version is None
+    policies = PolicySet(identity_policies=[policy])
+    assert evaluate(Request(ALICE, "ecr:PutImage", literal_repo), policies).allowed
+    alice_repo = "arn:aws:ecr:us-east-1:111122223333:repository/alice"
+    assert not evaluate(Request(ALICE, "ecr:PutImage", alice_repo), policies).allowed
 
 
 @pytest.mark.parametrize(("document", "kind"), GOOD)
