@@ -242,7 +242,7 @@ def simulation(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=1000,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -1,4 +1,4 @@
-"""Property tests: wildcard and ARN matching against regex-translation reference matchers."""
+"""Property tests: wildcard, ArnLike and Resource matching against regex reference matchers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credhelper.permissions.matching import arn_match, compile_glob, glob_match, literal
+from credhelper.permissions.matching import (
+    arn_match,
+    compile_glob,
+    glob_match,
+    literal,
+    resource_match,
+)
 
 PATTERN_CHARS = "ab*?:"
 TEXT_CHARS = "ab:"
@@ -93,3 +99,48 @@ def test_star_in_one_arn_field_never_spans_fields(fields: list[str], which: int)
     # In the resource part a star may span colons.
     tail = [*fields[:5], "*"]
     assert arn_match(compile_glob(":".join(tail)), ":".join([*fields[:5], "x:y:z"]))
+
+
+def reference_resource(pattern: str, value: str) -> bool:
+    """The Resource element as one regex (IAM reference, Resource): wildcards stay within a
+    colon-separated segment, except a ``*`` that is the segment's last character, which "can
+    expand to match beyond the colon boundaries"; in the resource part (after the fifth
+    colon) wildcards match anything."""
+    out = []
+    colons = 0
+    for i, c in enumerate(pattern):
+        in_resource = colons >= 5
+        ends_segment = i + 1 == len(pattern) or pattern[i + 1] == ":"
+        if c == "*":
+            out.append(".*" if in_resource or ends_segment else "[^:]*")
+        elif c == "?":
+            out.append("." if in_resource else "[^:]")
+        else:
+            if c == ":":
+                colons += 1
+            out.append(re.escape(c))
+    return re.fullmatch("".join(out), value, re.DOTALL) is not None
+
+
+@given(st.text(PATTERN_CHARS, max_size=16), st.text(TEXT_CHARS, max_size=16))
+def test_resource_match_matches_reference(pattern: str, value: str) -> None:
+    assert resource_match(compile_glob(pattern), value) == reference_resource(pattern, value)
+
+
+@given(st.lists(FIELD, min_size=3, max_size=7), st.lists(VALUE_FIELD, min_size=3, max_size=8))
+def test_resource_match_matches_reference_on_arn_shapes(
+    pattern_fields: list[str], value_fields: list[str]
+) -> None:
+    pattern = ":".join(pattern_fields)
+    value = ":".join(value_fields)
+    assert resource_match(compile_glob(pattern), value) == reference_resource(pattern, value)
+
+
+@given(st.lists(VALUE_FIELD, min_size=6, max_size=6), st.integers(1, 4))
+def test_resource_star_ending_a_segment_spans_colons(fields: list[str], which: int) -> None:
+    # "arn:aws:ecr:*" covers every ECR resource; "arn:aws:ecr:u*1:..." stays in its segment.
+    value = ":".join(fields)
+    assert resource_match(compile_glob(":".join([*fields[:which], "*"])), value)
+    inner = [*fields[:which], "a*b", *fields[which + 1 :]]
+    spanning = [*fields[:which], "a:x:b", *fields[which + 1 :]]
+    assert not resource_match(compile_glob(":".join(inner)), ":".join(spanning))
