@@ -271,9 +271,9 @@ def match_aws_principal(value: str, who: PrincipalId) -> Strength | None:
     if named.kind == "role" and who.kind in ("role", "assumed-role"):
         # Role names are unique within an account whatever their path, and a session ARN has
         # no path, so the name identifies the role.
-        if named.name != who.name:
-            return None
-        return "direct" if who.kind == "role" else "role"
+        # A role acts only through its sessions: a grant to the role ARN is the "role" kind
+        # whether the caller is given as the role or as one of its sessions.
+        return "role" if named.name == who.name else None
     if named.kind == who.kind and named.kind != "role" and named.arn == who.arn:
         return "direct"
     return None
