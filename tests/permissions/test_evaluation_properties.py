@@ -5,7 +5,7 @@ small, fixed universe (a handful of principals, one repository, a few action and
 strings) and follows AWS's documented flow literally, step by step, as the IAM User Guide
 page "How AWS enforcement code logic evaluates requests to allow or deny access" and
 "Cross-account policy evaluation logic" describe it. Hypothesis generates small combinations
-of identity, resource, boundary, session, SCP and RCP policies over that universe; the
+of identity, resource, boundary, session, SCP, RCP and VPC endpoint policies over that universe; the
 evaluator must never answer "allowed" where the reference denies, and must agree exactly.
 """
 
@@ -145,6 +145,10 @@ def reference(doc: dict[str, Any]) -> str:
         *[p for level in doc.get("scps", []) for p in level],
         *[p for level in doc.get("rcps", []) for p in level],
     ]
+    # A VPC endpoint policy applies only to requests that came through the endpoint.
+    through_endpoint = "aws:SourceVpce" in doc.get("context", {})
+    vpce = doc.get("vpce_policy") if through_endpoint else None
+    every.append(vpce)
     # 1. Deny evaluation.
     for policy in every:
         for s in statements(policy):
@@ -154,6 +158,8 @@ def reference(doc: dict[str, Any]) -> str:
     for level in [*doc.get("rcps", []), *doc.get("scps", [])]:
         if not any(allows(p) for p in level):
             return "implicitly_denied"
+    if vpce is not None and not allows(vpce):
+        return "implicitly_denied"
     # The caller's own side: identity policies, then boundary, then session policy.
     if kind == "root":
         own = True
@@ -231,6 +237,8 @@ def simulation(draw: st.DrawFn) -> dict[str, Any]:
         "session_policy": draw(optional(policy())),
         "scps": draw(st.lists(st.lists(policy(), min_size=1, max_size=1), max_size=2)),
         "rcps": draw(st.lists(st.lists(policy(rcp=True), min_size=1, max_size=1), max_size=1)),
+        "vpce_policy": draw(optional(policy(principal=True))),
+        "context": {"aws:SourceVpce": "vpce-0abc"} if draw(st.booleans()) else {},
     }
     kind = CALLERS[doc["principal"]][0]
     if kind not in ("session", "federated"):
