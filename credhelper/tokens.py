@@ -48,6 +48,11 @@ def fetch(
     registry: Registry, profile: str | None = None, role_arn: str | None = None
 ) -> CacheEntry:
     """A fresh token for ``registry`` from the identity (``profile``/``role_arn`` or default)."""
+    from . import fast_token  # static keys: one signed request, no botocore import
+
+    entry = fast_token.fetch(registry, profile, role_arn)
+    if entry is not None:
+        return entry
     try:
         session = identity.botocore_session(
             profile=profile, role_arn=role_arn, region=registry.api_region

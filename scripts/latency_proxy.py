@@ -11,6 +11,13 @@ Two ways in, served on the same port:
   TLS with a certificate for that host signed by the CA, and forwards each request inside the
   tunnel as plain HTTP to moto, keeping the ``Host`` header (moto dispatches on it).
 
+Every socket the proxy opens or accepts has ``TCP_NODELAY`` set. Without it a client such as AWS's
+Go helper waited ~40 ms per cold request: after the TLS 1.3 handshake the server writes two
+session tickets as separate small segments, Nagle's algorithm holds the second one and the
+response behind the unacknowledged first, and the client delays its ACK (Linux: ~40 ms) because
+it has already sent its request and has nothing to piggyback the ACK on. ``--nagle`` restores the
+old behaviour, only to reproduce that measurement (see docs/benchmarks.md).
+
 Nothing ever leaves 127.0.0.1: the only outbound connections go to ``--upstream``, which must
 be a loopback URL. Requests to moto's and aws_server's control paths (``/moto-api/``,
 ``/__ecrpy/``) are forwarded without delay. ``GET /__proxy/stats`` (plain, not forwarded)
@@ -37,6 +44,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 ALLOWED_SUFFIX = ".amazonaws.com"
@@ -187,6 +195,7 @@ class ProxyServer(ThreadingHTTPServer):
         latency: float,
         ca: CertificateAuthority | None = None,
         port: int = 0,
+        nodelay: bool = True,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
@@ -197,9 +206,16 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream_port = parts.port or 80
         self.latency = latency
         self.ca = ca
+        self.nodelay = nodelay
         self.counts: Counter[str] = Counter()
         self.counts_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), ProxyHandler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.nodelay:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, address
 
     def count(self, what: str) -> None:
         with self.counts_lock:
@@ -306,6 +322,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.server.upstream_host, self.server.upstream_port, timeout=120
         )
         try:
+            conn.connect()
+            if self.server.nodelay:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.request(self.command, path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
@@ -340,13 +359,18 @@ def _read_chunked(rfile: object) -> bytes:
 
 
 def serve(
-    upstream: str, latency_ms: float, tls: bool, ca_dir: str | None, port: int = 0
+    upstream: str,
+    latency_ms: float,
+    tls: bool,
+    ca_dir: str | None,
+    port: int = 0,
+    nodelay: bool = True,
 ) -> ProxyServer:
     """Start a proxy in a daemon thread (for tests and scripts that embed it)."""
     ca = CertificateAuthority(ca_dir) if tls and ca_dir else None
     if tls and ca is None:
         raise ValueError("--tls needs --ca-dir")
-    server = ProxyServer(upstream, latency_ms / 1000.0, ca, port)
+    server = ProxyServer(upstream, latency_ms / 1000.0, ca, port, nodelay)
     threading.Thread(target=server.serve_forever, name="latency-proxy", daemon=True).start()
     return server
 
@@ -358,9 +382,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tls", action="store_true", help="answer CONNECT for *.amazonaws.com")
     parser.add_argument("--ca-dir", help="where the throwaway CA lives (created if missing)")
+    parser.add_argument(
+        "--nagle",
+        action="store_true",
+        help="leave TCP_NODELAY off (reproduces the ~40 ms handicap; for measurements only)",
+    )
     args = parser.parse_args(argv)
     try:
-        server = serve(args.upstream, args.latency_ms, args.tls, args.ca_dir, args.port)
+        server = serve(
+            args.upstream, args.latency_ms, args.tls, args.ca_dir, args.port, not args.nagle
+        )
     except ValueError as exc:
         parser.error(str(exc))
     stop = threading.Event()

@@ -145,17 +145,19 @@ def test_tls_mode_refuses_other_destinations(tls_proxy: Any, target: bytes) -> N
     assert status.startswith(b"HTTP/1.1 403")
 
 
-def test_tls_mode_serves_aws_go_helper(
-    aws: AwsServer, tls_proxy: Any, ca_dir: Path, tmp_path: Path
-) -> None:
+def _go_helper() -> str:
     go = shutil.which("docker-credential-ecr-login")
     if go is None:
         message = "docker-credential-ecr-login not installed (scripts/bench installs it)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    return go
+
+
+def _go_env(proxy_url: str, ca_dir: Path, tmp_path: Path) -> dict[str, str]:
     ca = str(ca_dir / "ca.pem")
-    env = {
+    return {
         "HOME": str(tmp_path),
         "PATH": SYSTEM_PATH,
         "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
@@ -165,13 +167,52 @@ def test_tls_mode_serves_aws_go_helper(
         "AWS_ECR_CACHE_DIR": str(tmp_path / "ecr-cache"),
         "AWS_CONFIG_FILE": str(tmp_path / "none"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "HTTPS_PROXY": tls_proxy.url,
+        "HTTPS_PROXY": proxy_url,
         "AWS_CA_BUNDLE": ca,
         "SSL_CERT_FILE": ca,
     }
+
+
+def test_tls_mode_serves_aws_go_helper(
+    aws: AwsServer, tls_proxy: Any, ca_dir: Path, tmp_path: Path
+) -> None:
+    go = _go_helper()
+    env = _go_env(tls_proxy.url, ca_dir, tmp_path)
     proc = subprocess.run(
         [go, "get"], input=ecr_host().encode(), capture_output=True, env=env, timeout=30
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["Secret"] == MOTO_ECR_PASSWORD
     assert aws.calls(GAT) == 1
+
+
+def test_tls_mode_does_not_hold_the_go_helpers_answer_back(
+    aws: AwsServer, ca_dir: Path, tmp_path: Path
+) -> None:
+    """A benchmark must not handicap the peer. Without TCP_NODELAY the proxy's answer to the Go
+    helper sat behind a TLS session ticket until the helper's delayed ACK (~40 ms, on most cold
+    gets). Paired and interleaved against the same proxy with Nagle left on (``--nagle``), so
+    load on the machine slows both alike: the fixed proxy must answer at least 20 ms sooner."""
+    go = _go_helper()
+    proxies = {
+        nodelay: latency_proxy.serve(aws.url, 0, tls=True, ca_dir=str(ca_dir), nodelay=nodelay)
+        for nodelay in (True, False)
+    }
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for _ in range(7):
+            for nodelay, server in proxies.items():
+                env = _go_env(server.url, ca_dir, tmp_path)
+                shutil.rmtree(env["AWS_ECR_CACHE_DIR"], ignore_errors=True)  # a cold get
+                t0 = time.perf_counter()
+                proc = subprocess.run(
+                    [go, "get"], input=ecr_host().encode(), capture_output=True, env=env, timeout=30
+                )
+                walls[nodelay].append(time.perf_counter() - t0)
+                assert proc.returncode == 0, proc.stderr
+    finally:
+        for server in proxies.values():
+            server.shutdown()
+            server.server_close()
+    fixed, nagle = (sorted(walls[k])[len(walls[k]) // 2] for k in (True, False))
+    assert fixed + 0.020 <= nagle, (walls[True], walls[False])

@@ -288,6 +288,10 @@ class SwitchProxy:
                 conn, _ = listener.accept()
             except (TimeoutError, OSError):
                 continue
+            with self._lock:
+                if self.mode == "blackhole":  # switched while accept() waited: never answer it
+                    self._held.append(conn)
+                    continue
             threading.Thread(target=self._pipe, args=(conn,), daemon=True).start()
 
     def _pipe(self, conn: socket.socket) -> None:

@@ -1,0 +1,450 @@
+"""GetAuthorizationToken for static keys without botocore: one signed POST over http.client.
+
+A cold ``get`` through botocore spends ~250 ms importing and loading models before it sends one
+small request. When the offline identity chain (``identity``) says the keys are static — env
+keys, or keys in the shared credentials/config file of a profile without ``role_arn``, web
+identity, SSO, ``credential_process`` — nothing needs resolving over the network, so this
+module signs the request with ``sigv4`` and sends it itself.
+
+It does only what it can do exactly as botocore would, and answers ``None`` (use botocore)
+for everything else: a setting it does not implement (the profile's ``endpoint_url``,
+``services``, ``ca_bundle``, FIPS/dual-stack/retry settings from the environment or the
+profile, ``AWS_CREDENTIAL_EXPIRATION``, a per-registry ``role_arn``), a partition other than
+aws/aws-cn/aws-us-gov, an endpoint URL with a path, a proxy with credentials. It honours
+``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_ECR``/``AWS_ENDPOINT_URL_ECR_PUBLIC`` (unless
+``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``), the registry host's FIPS/dual-stack form,
+``AWS_CA_BUNDLE``, ``HTTPS_PROXY``/``NO_PROXY`` (a CONNECT tunnel), and botocore's *standard*
+retries (3 attempts; throttling, 5xx and connection errors; jittered back-off) with the same
+connect/read timeouts. Errors become the botocore exception botocore would have raised, then
+go through ``tokens.translate``, so both paths fail with the same words.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import identity, tokens
+from .logs import remember_secret
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .registry import Registry
+    from .token_cache.base import CacheEntry
+
+# Profile keys that do not change how botocore calls ECR; any other key sends us to botocore.
+_INERT_PROFILE_KEYS = frozenset(
+    {
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_security_token",
+        "region",
+        "output",
+        "s3",
+        "s3api",
+    }
+)
+# Environment settings botocore would apply to this call that this module does not implement.
+_FOREIGN_ENV = (
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+)
+# (partition regex test, DNS suffix, dual-stack DNS suffix), as botocore's partitions.json.
+_PARTITIONS = (
+    ("cn-", "amazonaws.com.cn", "api.amazonwebservices.com.cn"),
+    ("us-gov-", "amazonaws.com", "api.aws"),
+    ("", "amazonaws.com", "api.aws"),
+)
+_AWS_PREFIXES = ("us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx")
+_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
+_TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+OPERATION = "GetAuthorizationToken"
+
+_ssl_context: ssl.SSLContext | None = None
+
+
+class Endpoint:
+    """Where the request goes and how it is signed."""
+
+    __slots__ = ("host", "port", "region", "scheme", "service", "target")
+
+    def __init__(
+        self, scheme: str, host: str, port: int | None, region: str, service: str, target: str
+    ) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.region, self.service, self.target = region, service, target
+
+    @property
+    def url(self) -> str:
+        port = "" if self.port is None else f":{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}{port}/"
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() == "true"
+
+
+def static_keys(
+    profile: str | None, env: Mapping[str, str]
+) -> tuple[str, tuple[str, str, str | None]] | None:
+    """(profile name, (key id, secret, session token)) when the chain ends in static keys that
+    this module may use, else None."""
+    chain = identity._Chain(env)
+    name, source = chain.resolve(profile)
+    if source.kind == "environment keys":
+        token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None
+        keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], token)
+    elif source.kind == "static keys":
+        section = chain.files.credentials_sections().get(name)
+        if not section or "aws_access_key_id" not in section:
+            section = chain.files.config_profiles().get(name) or {}
+        token = section.get("aws_security_token") or section.get("aws_session_token") or None
+        keys = (section["aws_access_key_id"], section.get("aws_secret_access_key", ""), token)
+    else:
+        return None
+    settings = chain.files.profiles().get(name, {})
+    if any(key not in _INERT_PROFILE_KEYS and not key.startswith("cli_") for key in settings):
+        return None
+    return name, keys
+
+
+def endpoint(registry: Registry, env: Mapping[str, str]) -> Endpoint | None:
+    """The endpoint botocore would call for this registry, or None where we would diverge."""
+    if registry.public:
+        if registry.fips or registry.dualstack:
+            return None
+        region, service, env_name = "us-east-1", "ecr-public", "AWS_ENDPOINT_URL_ECR_PUBLIC"
+        target = "SpencerFrontendService"
+    else:
+        region, service, env_name = registry.region, "ecr", "AWS_ENDPOINT_URL_ECR"
+        target = "AmazonEC2ContainerRegistry_V20150921"
+    target += "." + OPERATION
+    configured = None
+    if not _truthy(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
+        for var in (env_name, "AWS_ENDPOINT_URL"):
+            if var in env:
+                configured = env[var]
+                break
+    if configured is not None:
+        if registry.fips or registry.dualstack or not configured:
+            return None  # botocore refuses FIPS/dual-stack with a custom endpoint
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(configured)
+            port = parts.port
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        if parts.path not in ("", "/") or parts.query or parts.username or parts.fragment:
+            return None
+        return Endpoint(parts.scheme, parts.hostname, port, region, service, target)
+    suffixes = _partition(region)
+    if suffixes is None:
+        return None
+    dns, dualstack_dns = suffixes
+    prefix = service + ("-fips" if registry.fips else "")
+    if registry.dualstack:
+        host = f"{prefix}.{region}.{dualstack_dns}"
+    else:
+        host = f"api.{prefix}.{region}.{dns}"
+    return Endpoint("https", host, None, region, service, target)
+
+
+def _partition(region: str) -> tuple[str, str] | None:
+    parts = region.split("-")
+    if len(parts) < 3 or not parts[-1].isdigit() or not all(p.isalnum() for p in parts):
+        return None
+    for prefix, dns, dualstack in _PARTITIONS:
+        if region.startswith(prefix):
+            if not prefix and (parts[0] not in _AWS_PREFIXES or len(parts) != 3):
+                return None  # an iso partition or one we do not know: botocore decides
+            if prefix == "us-gov-" and len(parts) != 4:
+                return None
+            if prefix == "cn-" and len(parts) != 3:
+                return None
+            return dns, dualstack
+    return None
+
+
+def fetch(
+    registry: Registry,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CacheEntry | None:
+    """A fresh token, or None when this registry/identity/setting needs botocore."""
+    env = os.environ if env is None else env
+    if role_arn or any(var in env for var in _FOREIGN_ENV):
+        return None
+    found = static_keys(profile, env)
+    if found is None:
+        return None
+    where = endpoint(registry, env)
+    if where is None:
+        return None
+    _name, (key, secret, token) = found
+    remember_secret(secret)
+    remember_secret(token)
+    proxy = _proxy_for(where, env)
+    if isinstance(proxy, bool):
+        return None
+    requested_at = time.time()
+    try:
+        resp = _call(where, registry, key, secret, token, proxy, env)
+    except Exception as exc:  # mapped exactly as the botocore path maps its errors
+        raise tokens.translate(_botocore_error(exc, where), registry, profile) from None
+    data = tokens._authorization_data(resp, registry)
+    server_now = tokens._lifetime_start(resp, requested_at)
+    return tokens._entry(registry, data, requested_at, None, server_now)
+
+
+# -- transport ---------------------------------------------------------------------------------
+
+
+def _proxy_for(where: Endpoint, env: Mapping[str, str]) -> tuple[str, int] | bool | None:
+    """(host, port) of the proxy to tunnel through, None for none, False: use botocore."""
+    if not any(k.lower().endswith("_proxy") for k in env):
+        return None
+    from urllib.parse import urlsplit
+    from urllib.request import (  # type: ignore[attr-defined]  # public, untyped in typeshed
+        getproxies_environment,
+        proxy_bypass_environment,
+    )
+
+    proxies = getproxies_environment()
+    url = proxies.get(where.scheme)
+    if not url:
+        return None
+    netloc = where.host if where.port is None else f"{where.host}:{where.port}"
+    if proxy_bypass_environment(netloc, proxies):
+        return None
+    if where.scheme != "https":
+        return False  # a forward proxy for plain HTTP: botocore's job
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or not parts.hostname or parts.username:
+        return False
+    return parts.hostname, port or 80
+
+
+def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
+    """One client context per process. ``AWS_CA_BUNDLE`` when set; otherwise the system's CA
+    directory, whose certificates OpenSSL reads lazily (one hashed file per handshake) instead
+    of parsing a whole bundle; the bundle file only where there is no such directory."""
+    global _ssl_context
+    if _ssl_context is not None:
+        return _ssl_context
+    import ssl
+
+    env = os.environ if env is None else env
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
+    bundle = env.get("AWS_CA_BUNDLE")
+    if bundle:
+        ctx.load_verify_locations(cafile=os.path.expanduser(bundle))
+    else:
+        paths = ssl.get_default_verify_paths()
+        capath = env.get("SSL_CERT_DIR") or paths.capath
+        cafile = env.get("SSL_CERT_FILE")
+        if cafile:
+            ctx.load_verify_locations(cafile=cafile)
+        elif capath and os.path.isdir(capath):
+            ctx.load_verify_locations(capath=capath)
+        else:
+            ctx.load_default_certs()
+    _ssl_context = ctx
+    return ctx
+
+
+class _Failure(Exception):
+    """An HTTP error answer, parsed as botocore's JSON parser does."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def _call(
+    where: Endpoint,
+    registry: Registry,
+    key: str,
+    secret: str,
+    token: str | None,
+    proxy: tuple[str, int] | None,
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    import random
+
+    from . import __version__, _json, sigv4
+
+    request = {} if registry.public else {"registryIds": [str(registry.account_id)]}
+    body = _json.dumps_compact(request).encode()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return _send(where, body, key, secret, token, proxy, env, __version__, sigv4, _json)
+        except _Failure as failure:
+            retry = (
+                failure.code in _THROTTLING
+                or failure.status == 429
+                or failure.status in _TRANSIENT_STATUS
+                or failure.code in _TRANSIENT_CODES
+            )
+            throttled = failure.code in _THROTTLING or failure.status == 429
+            if not retry or attempt >= tokens.MAX_ATTEMPTS:
+                raise
+        except (OSError, _http_errors()):
+            if attempt >= tokens.MAX_ATTEMPTS:
+                raise
+            throttled = False
+        base = 1.0 if throttled else 0.05  # botocore standard mode's base scales
+        time.sleep(random.random() * min(base * 2 ** (attempt - 1), 20.0))  # noqa: S311
+
+
+def _http_errors() -> type[Exception]:
+    import http.client
+
+    return http.client.HTTPException
+
+
+def _send(
+    where: Endpoint,
+    body: bytes,
+    key: str,
+    secret: str,
+    token: str | None,
+    proxy: tuple[str, int] | None,
+    env: Mapping[str, str],
+    version: str,
+    sigv4: Any,
+    _json: Any,
+) -> dict[str, Any]:
+    import http.client
+
+    headers = [
+        ("X-Amz-Target", where.target),
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("User-Agent", f"ecrpy/{version} (no botocore)"),
+        ("Content-Length", str(len(body))),
+    ]
+    timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    headers += sigv4.sign(
+        method="POST",
+        scheme=where.scheme,
+        host=where.host,
+        port=where.port,
+        path="/",
+        headers=headers,
+        body=body,
+        region=where.region,
+        service=where.service,
+        access_key=key,
+        secret_key=secret,
+        token=token,
+        timestamp=timestamp,
+    )
+    conn: http.client.HTTPConnection
+    target_host, target_port = proxy if proxy else (where.host, where.port)
+    if where.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            target_host, target_port, timeout=tokens.CONNECT_TIMEOUT, context=ssl_context(env)
+        )
+        if proxy:
+            conn.set_tunnel(where.host, where.port or 443)
+    else:
+        conn = http.client.HTTPConnection(target_host, target_port, timeout=tokens.CONNECT_TIMEOUT)
+    try:
+        conn.connect()
+        if conn.sock is not None:
+            conn.sock.settimeout(tokens.READ_TIMEOUT)
+        conn.putrequest("POST", "/", skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        raw = resp.read()
+        status = resp.status
+        got = {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+    parsed = _parse_json(raw, _json)
+    if status >= 300:
+        message = parsed.get("message", parsed.get("Message", ""))
+        code = str(parsed.get("__type", str(status)))
+        if ":" in code:
+            code = code.split(":", 1)[0]
+        if "#" in code:
+            code = code.rsplit("#", 1)[1]
+        raise _Failure(status, code, str(message), got)
+    parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": got}
+    return parsed
+
+
+def _parse_json(raw: bytes, _json: Any) -> dict[str, Any]:
+    """botocore's reading of a JSON body: unparsable text becomes ``{"message": text}``."""
+    if not raw:
+        return {}
+    text = raw.decode("utf-8", "replace")
+    try:
+        doc = _json.loads(text)
+    except Exception:  # _json's C scanner raises SystemError, not ValueError, on some truncations
+        return {"message": text}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _botocore_error(exc: Exception, where: Endpoint) -> Exception:
+    """The exception botocore raises for the same failure (imported only on this error path)."""
+    import ssl
+
+    import botocore.exceptions as be
+
+    if isinstance(exc, _Failure):
+        response = {
+            "Error": {"Code": exc.code, "Message": exc.message},
+            "ResponseMetadata": {"HTTPStatusCode": exc.status, "HTTPHeaders": exc.headers},
+        }
+        return be.ClientError(response, OPERATION)  # type: ignore[arg-type]
+    url = where.url
+    if isinstance(exc, ssl.SSLError):
+        return be.SSLError(endpoint_url=url, error=exc)
+    if isinstance(exc, TimeoutError):
+        return be.ReadTimeoutError(endpoint_url=url, error=exc)
+    if isinstance(exc, OSError):
+        return be.EndpointConnectionError(endpoint_url=url, error=exc)
+    return be.ConnectionClosedError(endpoint_url=url)

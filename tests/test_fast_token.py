@@ -1,0 +1,305 @@
+"""The static-key cold path without botocore (credhelper.fast_token): the same endpoints,
+answers and errors as the botocore path, and no botocore import on the way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credhelper import fast_token, tokens
+from credhelper.errors import EcrpyError
+from credhelper.registry import Registry, parse
+from tests.support import MOTO_ACCOUNT, MOTO_ECR_PASSWORD, MOTO_REGION, ecr_host
+from tests.support.aws_server import AwsServer
+
+GAT = "GetAuthorizationToken"
+HOST = ecr_host()
+
+
+@pytest.fixture
+def env(helper_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """helper_env applied to this process (both paths read os.environ)."""
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "ECRPY_")) or key.lower().endswith("_proxy"):
+            monkeypatch.delenv(key)
+    for key, value in helper_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(fast_token, "_ssl_context", None)
+    yield helper_env
+
+
+def _registry(host: str = HOST) -> Registry:
+    registry = parse(host)
+    assert registry is not None
+    return registry
+
+
+def _botocore_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_token, "fetch", lambda *a, **k: None)
+
+
+def _outcome(fetch: Callable[[], Any]) -> tuple[str, ...]:
+    try:
+        entry = fetch()
+    except EcrpyError as exc:
+        return ("error", type(exc).__name__, exc.message, str(exc.hint))
+    return ("token", entry.username, entry.token, str(entry.proxy_endpoint))
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+
+REGIONS = [
+    "us-east-1",
+    "eu-west-1",
+    "ap-southeast-2",
+    "ca-west-1",
+    "il-central-1",
+    "mx-central-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-gov-west-1",
+    "us-gov-east-1",
+    "us-iso-east-1",
+    "us-isob-east-1",
+    "eu-isoe-west-1",
+]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize(("fips", "dualstack"), [(False, False), (True, False), (False, True)])
+def test_endpoints_are_botocores(region: str, fips: bool, dualstack: bool) -> None:
+    """Every host we derive is the one botocore's endpoint rules give for the same client
+    settings tokens.fetch uses; where we are unsure (iso partitions) we leave it to botocore."""
+    import botocore.session
+
+    registry = Registry(
+        f"{MOTO_ACCOUNT}.dkr.ecr.{region}.amazonaws.com",
+        MOTO_ACCOUNT,
+        region,
+        "aws",
+        fips,
+        dualstack,
+    )
+    ours = fast_token.endpoint(registry, {})
+    if "-iso" in region:
+        assert ours is None  # left to botocore (which may not even have these variants)
+        return
+    client = botocore.session.get_session().create_client(
+        "ecr",
+        region_name=region,
+        config=tokens.client_config(registry),
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    )
+    resolved = client._ruleset_resolver.construct_endpoint(
+        operation_model=client.meta.service_model.operation_model(GAT),
+        call_args={},
+        request_context={},
+    )
+    assert ours is not None
+    assert ours.url == resolved.url + "/"
+    assert (ours.region, ours.service) == (region, "ecr")
+    assert ours.target == f"{client.meta.service_model.metadata['targetPrefix']}.{GAT}"
+
+
+def test_ecr_public_endpoint_is_botocores() -> None:
+    import botocore.session
+
+    registry = _registry("public.ecr.aws")
+    ours = fast_token.endpoint(registry, {})
+    client = botocore.session.get_session().create_client(
+        "ecr-public", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    assert ours is not None
+    assert ours.url == client.meta.endpoint_url + "/"
+    assert ours.target == f"{client.meta.service_model.metadata['targetPrefix']}.{GAT}"
+    assert ours.service == client.meta.service_model.signing_name
+
+
+def test_endpoint_urls_from_the_environment() -> None:
+    registry = _registry()
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_ECR": "https://e:8443"}
+    found = fast_token.endpoint(registry, env)
+    assert found is not None and found.url == "https://e:8443/"  # the service's own wins
+    assert fast_token.endpoint(_registry("public.ecr.aws"), env).url == "http://127.0.0.1:1/"  # type: ignore[union-attr]
+    ignored = {**env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
+    assert fast_token.endpoint(registry, ignored).url == (  # type: ignore[union-attr]
+        f"https://api.ecr.{MOTO_REGION}.amazonaws.com/"
+    )
+    assert fast_token.endpoint(registry, {"AWS_ENDPOINT_URL": "https://e/prefix"}) is None
+    fips = _registry(f"{MOTO_ACCOUNT}.dkr.ecr-fips.{MOTO_REGION}.amazonaws.com")
+    assert fast_token.endpoint(fips, env) is None  # botocore refuses FIPS + a custom endpoint
+
+
+# -- which settings leave the call to botocore --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "config"),
+    [
+        ({"AWS_USE_FIPS_ENDPOINT": "true"}, ""),
+        ({"AWS_MAX_ATTEMPTS": "5"}, ""),
+        ({"AWS_RETRY_MODE": "adaptive"}, ""),
+        ({"AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z"}, ""),
+        ({}, "[default]\nendpoint_url = http://127.0.0.1:1\n"),
+        ({}, "[default]\nca_bundle = /nowhere.pem\n"),
+        ({}, "[default]\nmax_attempts = 7\n"),
+        ({}, "[default]\nservices = x\n[services x]\necr =\n  endpoint_url = http://127.0.0.1:1\n"),
+        ({"HTTP_PROXY": "http://127.0.0.1:1"}, ""),  # a plain-HTTP forward proxy
+    ],
+)
+def test_settings_we_do_not_implement_go_to_botocore(
+    aws: AwsServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    extra_env: dict[str, str],
+    config: str,
+) -> None:
+    for key, value in extra_env.items():
+        monkeypatch.setenv(key, value)
+    Path(env["AWS_CONFIG_FILE"]).write_text(config)
+    assert fast_token.fetch(_registry()) is None
+    assert aws.calls(GAT) == 0
+
+
+def test_role_and_process_identities_go_to_botocore(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert fast_token.fetch(_registry(), role_arn="arn:aws:iam::123456789012:role/x") is None
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    Path(env["AWS_CONFIG_FILE"]).write_text("[default]\ncredential_process = /bin/false\n")
+    assert fast_token.fetch(_registry()) is None
+    assert aws.calls(GAT) == 0
+
+
+# -- the same answers and errors on both paths --------------------------------------------------
+
+FAULTS = [None, "500", "throttle", "accessdenied", "malformed"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("where", ["env", "credentials-file"])
+def test_both_paths_answer_alike(
+    aws: AwsServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str | None,
+    where: str,
+) -> None:
+    if where == "credentials-file":
+        key = os.environ["AWS_ACCESS_KEY_ID"]
+        secret = os.environ["AWS_SECRET_ACCESS_KEY"]
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        Path(env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+            f"[dev]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+            "aws_session_token = a-session\n"
+        )
+        Path(env["AWS_CONFIG_FILE"]).write_text(
+            "[profile dev]\nregion = eu-west-1\noutput = json\n"
+        )
+        monkeypatch.setenv("AWS_PROFILE", "dev")
+    monkeypatch.setattr(time_module(), "sleep", lambda _s: None)  # retries without the wait
+    registry = _registry()
+    assert fast_token.static_keys(None, os.environ) is not None  # the fast path applies
+    results = []
+    for fast in (True, False):
+        aws.reset_counts()
+        if fault:
+            aws.set_fault(GAT, fault)
+        with monkeypatch.context() as m:
+            if not fast:
+                _botocore_only(m)
+            results.append((_outcome(lambda: tokens.fetch(registry)), aws.calls(GAT)))
+        aws.clear_faults()
+    assert results[0] == results[1]
+    (kind, *_), calls = results[0]
+    if fault is None:
+        assert results[0][0][2] == MOTO_ECR_PASSWORD and calls == 1
+    else:
+        assert kind == "error"
+        assert calls == (tokens.MAX_ATTEMPTS if fault in ("500", "throttle") else 1)
+
+
+def time_module() -> Any:
+    import time
+
+    return time
+
+
+def test_expiry_and_server_clock_match(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = _registry()
+    fast = tokens.fetch(registry)
+    _botocore_only(monkeypatch)
+    slow = tokens.fetch(registry)
+    assert abs(fast.expires_at - slow.expires_at) < 5
+    assert abs((fast.expires_at - fast.requested_at) - 12 * 3600) < 5
+    assert fast.creds_expire_at is slow.creds_expire_at is None
+
+
+def test_tls_through_an_https_proxy_with_a_ca_bundle(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No endpoint URL: the real ECR host name, a CONNECT tunnel (HTTPS_PROXY) and a private CA
+    (AWS_CA_BUNDLE); NO_PROXY for that host bypasses the proxy (and then fails to connect)."""
+    from tests.test_bench_tools import latency_proxy
+
+    proxy = latency_proxy.serve(aws.url, 0, tls=True, ca_dir=str(tmp_path / "ca"))
+    try:
+        monkeypatch.delenv("AWS_ENDPOINT_URL")
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca" / "ca.pem"))
+        entry = fast_token.fetch(_registry())
+        assert entry is not None and entry.token == MOTO_ECR_PASSWORD
+        assert proxy.counts["connect"] == 1 and aws.calls(GAT) == 1
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+# -- no botocore on the way ---------------------------------------------------------------------
+
+SCRIPT = (
+    "import sys; sys.argv = ['docker-credential-ecrpy', 'get'];"
+    "from credhelper.protocol import main; main()"
+)
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_static_key_cold_get_imports_no_botocore(
+    aws: AwsServer, helper_env: dict[str, str], fallback: bool
+) -> None:
+    """Runs credhelper.protocol.main in a plain interpreter (not the console-script shim), so
+    the result does not depend on how the package was installed. The fallback case (a setting
+    only botocore implements) proves the measurement sees botocore when it is there."""
+    env = dict(helper_env, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    if fallback:
+        env["AWS_MAX_ATTEMPTS"] = "3"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", SCRIPT],
+        input=HOST.encode(),
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert MOTO_ECR_PASSWORD.encode() in proc.stdout
+    imported = {
+        line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line
+    }
+    assert "credhelper.tokens" in imported  # the measurement works: this was a cold get
+    heavy = {m for m in imported if m.split(".")[0] in ("botocore", "boto3", "urllib3")}
+    if fallback:
+        assert "botocore.session" in heavy
+    else:
+        assert heavy == set()
+    assert aws.calls(GAT) == 1
