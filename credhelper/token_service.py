@@ -192,7 +192,7 @@ def _remaining(deadline: float) -> float:
 
 def _timed_out(registry: Registry) -> DeadlinePassedError:
     return DeadlinePassedError(
-        f"timed out waiting for AWS or the keyring for a token for {registry.host}",
+        f"timed out waiting for AWS to issue a token for {registry.host}",
         hint="check the network and proxy settings",
     )
 
