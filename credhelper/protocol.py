@@ -27,14 +27,15 @@ from .errors import EcrpyError, NotFoundError, UsageError
 NOT_FOUND = "credentials not found in native keychain"
 MAX_STDIN = 64 * 1024  # a server URL or a credential JSON; more is not a client talking
 DEADLINE = 9.0  # seconds from start: a dead endpoint must not hang docker (answer by 10 s)
+# The token service's deadline: it answers (with a still-valid cached token, if any) before the
+# watchdog's backstop fires.
+SERVICE_DEADLINE = DEADLINE - 0.5
 USAGE = "Usage: docker-credential-ecrpy <get|store|erase|list|version>"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .config import Config
-    from .registry import Registry
     from .token_cache.base import CacheEntry
 
 
@@ -60,87 +61,21 @@ def _read_stdin() -> str:
 
 
 # -- get -------------------------------------------------------------------------------------
-def _identity_for(config: Config, host: str) -> tuple[str | None, str | None]:
-    settings = config.for_host(host)
-    if settings is None:
-        return None, None
-    return settings.profile, settings.role_arn
-
-
-def token_for(registry: Registry, config: Config) -> CacheEntry:
-    """A servable token: from the cache, else fetched once (single-flight) and cached."""
-    from . import identity
-    from .token_cache import CacheKey, for_config
-
-    profile, role_arn = _identity_for(config, registry.host)
-    cache = for_config(config)
-    key = CacheKey(identity.fingerprint(profile, role_arn), registry.key)
-    entry = cache.get(key)
-    if entry is not None and entry.servable(min_remaining=config.min_remaining):
-        return entry
-    if entry is not None and entry.unexpired():
-        # Due for refresh but still valid: what the watchdog serves if the refresh hangs.
-        _STATE.fallback = entry
-    return _refresh(registry, cache, key, profile, role_arn, config.min_remaining)
-
-
-def _refresh(
-    registry: Registry,
-    cache: object,
-    key: object,
-    profile: str | None,
-    role_arn: str | None,
-    min_remaining: int,
-) -> CacheEntry:
-    from . import logs, tokens
-    from .lock import FileLock, LockTimeoutError
-    from .token_cache import CacheKey, TokenCache
-
-    assert isinstance(cache, TokenCache) and isinstance(key, CacheKey)
-    arm_watchdog("get")
-    lock_path = cache.lock_path(key)
-    lock = FileLock(lock_path, timeout=DEADLINE) if lock_path else None
-    try:
-        if lock is not None:
-            lock.acquire()
-    except (LockTimeoutError, OSError) as exc:
-        logs.warning("cache lock unavailable (%s); fetching without it", exc)
-        lock = None
-    try:
-        # Another process may have refreshed it while we waited for the lock.
-        stale = cache.get(key)
-        if stale is not None and stale.servable(min_remaining=min_remaining):
-            return stale
-        try:
-            entry = tokens.fetch(registry, profile=profile, role_arn=role_arn)
-        except EcrpyError as exc:
-            if stale is not None and stale.unexpired():
-                logs.warning("refresh failed (%s); serving the still-valid cached token", exc)
-                return stale
-            raise
-        if entry.unexpired():
-            cache.put(key, entry)
-        else:
-            logs.warning("token for %s arrived already expired (clock skew?); not cached",
-                         registry.host)
-        logs.info("fetched a token for %s", registry.host)
-        return entry
-    finally:
-        if lock is not None:
-            lock.release()
-
-
 def _credentials_json(server_url: str, username: str, secret: str) -> str:
     return _json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
 
 
-def action_get(text: str) -> _Output:
-    """Serve the credentials for the server URL in ``text``."""
+def action_get(text: str, deadline: float | None = None) -> _Output:
+    """Serve the credentials for the server URL in ``text``.
+
+    ``deadline`` (a ``time.monotonic()`` instant) bounds a token refresh; ``main`` sets it for
+    the helper process. A cache hit never reaches it (nor imports threading).
+    """
     from . import config as config_mod
     from . import registry as registry_mod
+    from . import token_service
 
     server_url = text.strip()
-    _STATE.server_url = server_url
     host = registry_mod.normalize(server_url)
     if host is None:
         return _Output(NOT_FOUND, 1)
@@ -149,7 +84,12 @@ def action_get(text: str) -> _Output:
     if registry is None:
         return _stored_credentials(host, server_url)
     try:
-        entry = token_for(registry, config)
+        found = token_service.lookup(registry, config)
+        entry = found.servable
+        if entry is None:
+            fallback = found.fallback
+            arm_watchdog("get", None if fallback is None else (server_url, fallback))
+            entry = token_service.refresh(found, deadline)
     except EcrpyError as exc:
         return _Output(NOT_FOUND, 1, hint=exc.one_line())
     return _Output(_credentials_json(server_url, entry.username, entry.token))
@@ -252,11 +192,12 @@ def action_list() -> _Output:
 
 
 # -- dispatch ---------------------------------------------------------------------------------
-def run(action: str) -> _Output:
-    """Run one protocol action; every failure becomes an ``_Output``."""
+def run(action: str, deadline: float | None = None) -> _Output:
+    """Run one protocol action; every failure becomes an ``_Output``. ``deadline``: see
+    ``action_get`` (``None`` when called in-process, as tests do)."""
     try:
         if action == "get":
-            return action_get(_read_stdin())
+            return action_get(_read_stdin(), deadline)
         if action == "store":
             return action_store(_read_stdin())
         if action == "erase":
@@ -285,11 +226,9 @@ def run(action: str) -> _Output:
 
 
 class _State:
-    """Process-wide facts the watchdog needs; plain attributes, no threading on a cache hit."""
+    """This process's output guard; plain attributes, no threading on a cache hit."""
 
     start = time.monotonic()
-    server_url: str | None = None
-    fallback: CacheEntry | None = None
     written = False
     lock: Any = None  # a threading.Lock once the watchdog is armed
 
@@ -318,10 +257,10 @@ def _emit(out: _Output) -> None:
     sys.stdout.flush()
 
 
-def _timeout_answer(action: str) -> _Output:
-    fallback, server_url = _STATE.fallback, _STATE.server_url
-    if action == "get" and fallback is not None and server_url is not None and fallback.unexpired():
+def _timeout_answer(action: str, fallback: tuple[str, CacheEntry] | None) -> _Output:
+    if action == "get" and fallback is not None and fallback[1].unexpired():
         # A refresh that hangs must not take away a token that still works.
+        server_url, entry = fallback
         try:
             from . import logs
 
@@ -329,7 +268,7 @@ def _timeout_answer(action: str) -> _Output:
                          DEADLINE)
         except Exception:  # noqa: S110 - the answer matters more than the log line
             pass
-        return _Output(_credentials_json(server_url, fallback.username, fallback.token))
+        return _Output(_credentials_json(server_url, entry.username, entry.token))
     return _Output(
         NOT_FOUND if action == "get" else f"ecrpy: {action} timed out",
         1,
@@ -338,11 +277,13 @@ def _timeout_answer(action: str) -> _Output:
     )
 
 
-def arm_watchdog(action: str) -> None:
+def arm_watchdog(action: str, fallback: tuple[str, CacheEntry] | None = None) -> None:
     """At DEADLINE seconds after start, answer and exit, whatever is still waiting.
 
-    Armed only on paths that may block (network, locks, keyring); a cache hit never starts a
-    thread. If a still-valid cached token exists, that is the answer.
+    The backstop behind the token service's own deadline (which answers half a second
+    earlier), for whatever else may block: locks, the keyring, a stuck import. Armed only on
+    paths that may block; a cache hit never starts a thread. ``fallback`` is the server URL
+    and the still-valid cached token to answer with instead of not-found.
     """
     if _STATE.lock is not None:
         return
@@ -351,7 +292,7 @@ def arm_watchdog(action: str) -> None:
     _STATE.lock = threading.Lock()
 
     def fire() -> None:
-        out = _timeout_answer(action)
+        out = _timeout_answer(action, fallback)
         with _STATE.lock:
             if _STATE.written:
                 return  # the main thread answered first
@@ -373,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 1:
         _write(_Output(USAGE, 1))
         sys.exit(1)
-    out = run(args[0])
+    out = run(args[0], deadline=_STATE.start + SERVICE_DEADLINE)
     try:
         _write(out)
     except BrokenPipeError:

@@ -15,9 +15,10 @@ Steps (``run``):
    with ``--create-repo``); a push of an existing tag to an IMMUTABLE repository is refused;
    a pull of a tag or digest that does not exist is refused with the nearest tags. These
    refusals exit 3 too: nothing has been transferred.
-5. The token comes from ``protocol.token_for`` (the helper's own cache) and goes to the
-   engine in the ``X-Registry-Auth`` header of the API request — never on a command line,
-   never into ``config.json``.
+5. The token comes from ``token_service.token_for`` (the helper's own cache; no deadline and
+   no watchdog, which belong to the helper process) and goes to the engine in the
+   ``X-Registry-Auth`` header of the API request — never on a command line, never into
+   ``config.json``.
 6. The engine's JSON progress stream is parsed (``StreamParser``) and shown by a renderer from
    ``credhelper.progress``; an ``errorDetail`` in the stream becomes
    ``ecrpy: push failed: <message>`` (exit 1).
@@ -433,9 +434,11 @@ def _auth_config(reg: Registry, config: Config, operation: str) -> dict[str, str
     """The engine's auth for this registry (None: anonymous ECR Public pull)."""
     if reg.public and operation == "pull":
         return None
-    from .protocol import token_for
+    from .token_service import token_for
 
-    entry = token_for(reg, config)
+    # No deadline: the helper's 9 s limit is for docker waiting on `get`, not for a transfer
+    # that may take an hour (and must not be shot down by a watchdog mid-push).
+    entry = token_for(reg, config, deadline=None)
     return {"username": entry.username, "password": entry.token, "serveraddress": reg.host}
 
 

@@ -85,15 +85,46 @@ def test_non_ecr_hosts_are_not_found(aws: AwsServer, helper_env: dict[str, str],
     assert aws.calls(GAT) == 0
 
 
-def test_already_expired_token_is_served_but_not_cached(
-    aws: AwsServer, helper_env: dict[str, str]
+@pytest.mark.parametrize("ttl", [-3600.0, None], ids=["an-hour-ago", "moto-2015"])
+def test_token_that_arrives_expired_is_never_served(
+    aws: AwsServer, helper_env: dict[str, str], ttl: float | None
 ) -> None:
-    aws.set_token_ttl(None)  # moto's own 2015 expiry
-    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD
-    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD
-    assert aws.calls(GAT) == 2
+    """No cached token and ECR's answer already expired (our clock ahead of AWS's, or a proxy
+    rewriting it): not-found, one line naming the clock skew, nothing cached."""
+    aws.set_token_ttl(ttl)
+    for _ in range(2):
+        proc = run_helper(helper_env, "get", HOST)
+        assert proc.returncode == 1, (proc.stdout, proc.stderr)
+        assert proc.stdout.strip() == NOT_FOUND
+        lines = proc.stderr.decode().strip().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("ecrpy: the token ECR issued for " + HOST)
+        assert "already expired" in lines[0] and "clock skew" in lines[0]
+        assert "check this machine's clock" in lines[0]
+    assert aws.calls(GAT) == 2  # never cached, so each get asked again
+    tokens_dir = os.path.join(helper_env["ECRPY_CACHE_DIR"], "tokens")
+    cached = os.listdir(tokens_dir) if os.path.isdir(tokens_dir) else []
+    assert [f for f in cached if f.endswith(".json")] == []
     log = open(os.path.join(helper_env["ECRPY_LOG_DIR"], "ecrpy.log")).read()
     assert "already expired" in log
+
+
+def test_expired_refresh_serves_the_still_valid_cached_token(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    """A refresh that returns an already-expired token leaves the cached one in service. The
+    refresh's token is made distinguishable (identity tokens) to prove which one was served."""
+    write_config(helper_env, "[cache]\nmin_remaining = 86400\n")  # every get refreshes
+    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD
+    aws.set_identity_tokens(True)
+    aws.set_token_ttl(-3600)
+    assert get_ok(helper_env, HOST)["Secret"] == MOTO_ECR_PASSWORD  # the cached one
+    assert aws.calls(GAT) == 2  # the refresh did happen
+    aws.set_token_ttl(12 * 3600)
+    fresh = get_ok(helper_env, HOST)["Secret"]  # a good refresh replaces it
+    assert fresh != MOTO_ECR_PASSWORD and fresh.startswith(f"{MOTO_ACCOUNT}-auth-token.")
+    log = open(os.path.join(helper_env["ECRPY_LOG_DIR"], "ecrpy.log")).read()
+    assert "already expired" in log and "serving the still-valid cached token" in log
 
 
 def test_no_credentials_gives_not_found_and_one_line_fix(

@@ -5,7 +5,8 @@ moto alone is too perfect for a credential helper's tests: every ECR token it is
 front of moto's app and
 
 * counts requests per operation (so a test can prove a cache hit made no AWS call),
-* rewrites ``GetAuthorizationToken``'s ``expiresAt`` to *now + token_ttl*,
+* rewrites ``GetAuthorizationToken``'s ``expiresAt`` to *now + token_ttl* (a negative ttl gives a
+  token that arrives already expired, as a skewed clock or a bad proxy would),
 * injects latency and faults (500, throttling, malformed JSON, hangs, access denied),
 * optionally (``set_identity_tokens(True)``) issues identity-specific tokens that name the
   caller's access key id and the region, so a test can tell whose token a client was served

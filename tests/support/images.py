@@ -147,3 +147,33 @@ def make_oci_layout(
     (root / "index.json").write_text(json.dumps(index, indent=2))
     (root / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
     return OciImage(root, tag, manifest_digest, config_digest, layer_digest)
+
+
+def make_big_image_tar(path: str | os.PathLike[str], size_bytes: int) -> Path:
+    """Write a rootfs tar holding ``payload.bin`` of ``size_bytes`` random bytes, streamed to
+    disk in 1 MiB pieces (a real-size image without holding it in memory twice). Random, so
+    gzip cannot shrink what a push or pull has to move: the layer is as big as the file."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("payload.bin")
+        info.size = size_bytes
+        info.mode = 0o644
+        info.mtime = EPOCH
+        tar.addfile(info, _RandomStream(size_bytes))
+    return out
+
+
+class _RandomStream(io.RawIOBase):
+    """``size`` bytes of ``os.urandom``, read in pieces."""
+
+    def __init__(self, size: int) -> None:
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left, 1 << 20)
+        self._left -= n
+        return os.urandom(n)
