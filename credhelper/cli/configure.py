@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import time
 from typing import Any
 
 from ..errors import UsageError
@@ -79,7 +80,7 @@ def _own_registry() -> str:
     from ..errors import EcrpyError
 
     try:
-        session = identity.botocore_session()
+        session = identity.botocore_session()  # AWS_REGION, AWS_DEFAULT_REGION, profile
         region = session.get_config_variable("region")
         if not region:
             raise UsageError(
@@ -87,9 +88,10 @@ def _own_registry() -> str:
                 hint="name the registry, or set AWS_REGION / the profile's region",
             )
         sts: Any = session.create_client("sts", region_name=region, config=tokens.client_config())
-        account = str(sts.get_caller_identity()["Account"])
+        deadline = time.monotonic() + tokens.DEADLINE
+        account = str(tokens.bound_retries(sts, deadline).get_caller_identity()["Account"])
     except EcrpyError:
         raise
     except Exception as exc:  # botocore's errors: one line with the fix
-        raise tokens.translate(exc, None, None) from None
+        raise tokens.translate(exc, None, None, service="STS") from None
     return registry_mod.host_for(account, str(region))
