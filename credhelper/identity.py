@@ -698,7 +698,8 @@ def botocore_session(
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         from .tokens import translate  # one place maps botocore's errors to a cause + fix
 
-        raise translate(exc, None, name) from None
+        # "profile 'default'" would mislead when no profile was chosen
+        raise translate(exc, None, profile or (None if name == "default" else name)) from None
 
 
 def _install_role_override(

@@ -246,10 +246,7 @@ def translate(
             hint="check AWS_PROFILE and ~/.aws/config, or the profile in ecrpy's config",
         )
     if isinstance(exc, be.CredentialRetrievalError):
-        return CredentialsError(
-            f"could not get credentials for {who}: {exc.kwargs.get('provider', 'provider')} failed",
-            hint="run the credential_process/sso command by hand to see why",
-        )
+        return _retrieval_error(exc, who)
     network = _network_cause(exc, registry, service)
     if network is not None:
         return network
@@ -300,6 +297,36 @@ def translate(
     what = "could not get an ECR token" if registry else f"the {service or 'AWS'} call failed"
     detail = " ".join(str(exc).split())[:200] or type(exc).__name__
     return TokenError(f"{what}: {detail}", hint=f"details in {logs.log_path()}")
+
+
+def _retrieval_error(exc: Exception, who: str) -> EcrpyError:
+    """A credential provider failed: which one, why (when that is safe to show), the fix."""
+    import os
+
+    from . import logs
+
+    kwargs = getattr(exc, "kwargs", {}) or {}
+    provider = str(kwargs.get("provider", "provider"))
+    if provider == "container-role":
+        uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") or (
+            "169.254.170.2" + os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
+        )
+        # botocore's text names the HTTP status and the agent's message, never the token.
+        why = " ".join(str(kwargs.get("error_msg", "")).split())[:160]
+        return CredentialsError(
+            f"the container credentials endpoint {uri} refused: {why or 'no details'}",
+            hint="check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE and the EKS Pod Identity agent "
+            f"(or the ECS task role); details in {logs.log_path()}",
+        )
+    if provider == "custom-process":
+        return CredentialsError(
+            f"the credential_process of {who} failed",
+            hint=f"run it by hand to see why; details in {logs.log_path()}",
+        )
+    return CredentialsError(
+        f"could not get credentials for {who}: {provider} failed",
+        hint=f"run the sso/credential command by hand to see why; details in {logs.log_path()}",
+    )
 
 
 # What the OS says when a name does not resolve (Linux, macOS, Windows).
