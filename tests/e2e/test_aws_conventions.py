@@ -175,3 +175,22 @@ def test_get_bounded_even_with_many_attempts(aws: AwsServer, helper_env: dict[st
     assert proc.returncode == 1 and elapsed < 10, (elapsed, proc.stderr)
     assert 2 <= aws.calls(GAT) <= 3, aws.calls(GAT)
     assert os.environ.get("AWS_MAX_ATTEMPTS") is None  # the outer env is untouched
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        f"{MOTO_ACCOUNT}.dkr.ecr.cn-north-1.on.amazonwebservices.com.cn",
+        f"{MOTO_ACCOUNT}.dkr-ecr.us-west-2.on.aws",
+        f"{MOTO_ACCOUNT}.dkr-ecr-fips.us-gov-west-1.on.aws",
+    ],
+)
+def test_helper_serves_go_helper_host_forms(
+    aws: AwsServer, helper_env: dict[str, str], host: str
+) -> None:
+    proc = run_helper(helper_env, "get", host)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["ServerURL"] == host and answer["Username"] == "AWS"
+    region = next(label for label in host.split(".") if label[-1:].isdigit() and "-" in label)
+    assert [r["region"] for r in aws.token_requests()] == [region]
