@@ -343,10 +343,10 @@ _DNS_MARKERS = (
 def _chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and every exception it wraps (botocore keeps urllib3's in ``kwargs['error']``)."""
     seen: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
+    todo: list[object] = [exc]  # "reason" is a string on some exceptions (ssl.SSLError)
     while todo and len(seen) < 12:
         item = todo.pop()
-        if item is None or any(item is s for s in seen):
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
             continue
         seen.append(item)
         kwargs = getattr(item, "kwargs", None)

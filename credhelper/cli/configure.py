@@ -7,6 +7,7 @@ import shutil
 import time
 from typing import Any
 
+from .. import registry as registry_mod
 from ..errors import UsageError
 
 
@@ -35,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
     """Edit docker's config.json and report what changed."""
     from .. import config as config_mod
     from .. import docker_config, paths
-    from .. import registry as registry_mod
 
     config = config_mod.load()
     hosts: list[str] = []
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{paths.config_file()}",
                 hint='add [registries."HOST"] account_id/region to the ecrpy config for an alias',
             )
+        _check_region(name, registry_mod.resolve(host, config))
         hosts.append(host)
     change = docker_config.configure(hosts, args.default, args.docker_config, args.dry_run)
     verb = "would add" if args.dry_run else "added"
@@ -70,6 +71,25 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _check_region(name: str, reg: registry_mod.Registry | None) -> None:
+    """A well-formed but unknown region (``us-eats-1``) is a typo, not a registry: say so."""
+    if reg is None or reg.public or reg.alias:
+        return
+    import botocore.session
+
+    known = botocore.session.get_session().get_available_regions("ecr", reg.partition)
+    if not known or reg.region in known:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(reg.region, known, n=1)
+    guess = f"; did you mean {close[0]}?" if close else ""
+    raise UsageError(
+        f"{name!r} names region {reg.region!r}, where ECR does not exist{guess}",
+        hint="fix the host name; if the region is brand new, upgrade ecrpy and botocore",
+    )
 
 
 def _own_registry() -> str:
