@@ -294,9 +294,14 @@ def translate(
         if code.startswith("5") or code in ("ServerException", "InternalFailure"):
             return TokenError(f"{api} answered with a server error ({code})", hint="retry later")
         return TokenError(f"{api} refused the request ({code or 'unknown error'})")
+    if isinstance(exc, be.PartialCredentialsError):
+        return CredentialsError(
+            f"the AWS credentials from {exc.kwargs.get('provider', 'a provider')} are incomplete",
+            hint="set the access key id and the secret (and session token) together",
+        )
+    # Unknown failures: the exception's text may quote a secret, so it goes to the log only.
     what = "could not get an ECR token" if registry else f"the {service or 'AWS'} call failed"
-    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-    return TokenError(f"{what}: {detail}", hint=f"details in {logs.log_path()}")
+    return TokenError(f"{what} ({type(exc).__name__})", hint=f"details in {logs.log_path()}")
 
 
 def _retrieval_error(exc: Exception, who: str) -> EcrpyError:
@@ -311,10 +316,13 @@ def _retrieval_error(exc: Exception, who: str) -> EcrpyError:
         uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") or (
             "169.254.170.2" + os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
         )
-        # botocore's text names the HTTP status and the agent's message, never the token.
-        why = " ".join(str(kwargs.get("error_msg", "")).split())[:160]
+        # Only the HTTP status from botocore's text: the agent's body goes to the log alone.
+        text = str(kwargs.get("error_msg", ""))
+        # "Received non 200 response 401 from container metadata: BODY"
+        status = text.split("non 200 response ", 1)[-1].split(" ", 1)[0].strip("()")
+        why = f"HTTP {status}" if status.isdigit() else "no usable answer"
         return CredentialsError(
-            f"the container credentials endpoint {uri} refused: {why or 'no details'}",
+            f"the container credentials endpoint {uri} refused: {why}",
             hint="check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE and the EKS Pod Identity agent "
             f"(or the ECS task role); details in {logs.log_path()}",
         )
