@@ -78,6 +78,25 @@ def _secret(value: str | None) -> str:
     return sha256_hex(value.encode()) if value else ""
 
 
+def _token_subject(path: str) -> str | None:
+    """The ``sub`` claim of the JWT in ``path`` (EKS Pod Identity: the service account), or
+    None when the file is unreadable or not a JWT (botocore then reports the real problem).
+    The signature is not checked: the subject only keeps two identities' caches apart."""
+    import binascii
+
+    try:
+        with open(path, "rb") as f:
+            parts = f.read(65536).strip().split(b".")
+        if len(parts) != 3:
+            return None
+        payload = parts[1] + b"=" * (-len(parts[1]) % 4)
+        claims = _json.loads(binascii.a2b_base64(payload.replace(b"-", b"+").replace(b"_", b"/")))
+    except (OSError, ValueError, binascii.Error):
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) and subject else None
+
+
 def _mask(key_id: str) -> str:
     return f"{key_id[:4]}…{key_id[-4:]}" if len(key_id) > 8 else "…"
 
@@ -131,12 +150,17 @@ class _Chain:
             uri = "full:" + env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
         else:
             return None
-        # The token file's content rotates (EKS Pod Identity); its path and a fixed token do not.
+        # EKS Pod Identity: the token file's content rotates, so the hash takes its path and the
+        # service account it names (the JWT's "sub"), not the token; a fixed token is hashed.
         token_file = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
         token = None if token_file else _secret(env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN"))
-        return _Source(
-            "container", "container credentials endpoint", ["container", uri, token_file, token]
-        )
+        subject = _token_subject(expand_path(token_file, env)) if token_file else None
+        fields = {"container_credentials_uri": uri.partition(":")[2]}
+        text = "container credentials endpoint"
+        if subject:
+            fields["service_account"] = subject
+            text = f"EKS Pod Identity ({subject})"
+        return _Source("container", text, ["container", uri, token_file, token, subject], fields)
 
     def imds(self) -> _Source:
         markers = [self.env.get(name) for name in _IMDS_VARS]
@@ -468,12 +492,31 @@ def describe(
         "credentials_file": chain.files.display(chain.files.credentials_path, environ),
     }
     out.update(source.fields)
+    named = environ.get("AWS_DEFAULT_PROFILE") or environ.get("AWS_PROFILE")
+    if source.kind == "environment keys" and not profile and named:
+        var = "AWS_DEFAULT_PROFILE" if environ.get("AWS_DEFAULT_PROFILE") else "AWS_PROFILE"
+        out["overrides"] = (
+            f"AWS_ACCESS_KEY_ID in the environment overrides {var}={named} "
+            "(unset AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to use the profile)"
+        )
+    region = _region_with_origin(chain, name)
+    if region:
+        out["region"] = region
     overrides = [f"{v}={environ[v]}" for v in _ENDPOINT_VARS if environ.get(v)]
     if endpoints[len(_ENDPOINT_VARS)]:
         overrides.append(f"endpoint_url={endpoints[len(_ENDPOINT_VARS)]}")
     if overrides:
         out["endpoint"] = ", ".join(overrides)
     return out
+
+
+def _region_with_origin(chain: _Chain, name: str) -> str | None:
+    """The default region and where it comes from, in the AWS CLI v2 order."""
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if chain.env.get(var):
+            return f"{chain.env[var]} ({var})"
+    region = chain.files.profiles().get(name, {}).get("region")
+    return f"{region} (profile {name})" if region else None
 
 
 def _parse_iso8601(text: str) -> float | None:
@@ -533,6 +576,57 @@ def _no_prompt(profile: str) -> Callable[[str], str]:
     return prompt
 
 
+# Bounded waits for every client a session makes, the credential providers' STS clients too.
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+DEFAULT_MAX_ATTEMPTS = 3  # ecrpy's default when the user has not chosen (botocore's standard)
+
+
+def default_region(env: Mapping[str, str] | None = None) -> str | None:
+    """``AWS_REGION``, then ``AWS_DEFAULT_REGION`` (the AWS CLI v2 and SDK order); None leaves
+    the choice to botocore (the profile's ``region``). botocore itself reads only the second."""
+    environ = _environ(env)
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
+
+
+def client_defaults(core: CoreSession) -> Any:
+    """The session's default client Config: ecrpy's timeouts and its retry defaults, but only
+    for the retry settings the user left unset (``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` or the
+    profile's ``retry_mode``/``max_attempts`` win, as in every AWS tool). FIPS and dual-stack
+    are left to botocore's own reading of ``AWS_USE_FIPS_ENDPOINT``/``use_fips_endpoint`` etc."""
+    from botocore.config import Config
+
+    retries: dict[str, Any] = {}
+    if not (os.environ.get("AWS_RETRY_MODE") or core.get_scoped_config().get("retry_mode")):
+        retries["mode"] = "standard"  # jittered back-off on throttling, 5xx, connection errors
+    if core.get_config_variable("max_attempts") is None:
+        retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS
+    options: dict[str, Any] = {"retries": retries} if retries else {}
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        user_agent_extra="ecrpy",
+        **options,
+    )
+
+
+def _check_ca_bundle(core: CoreSession, profile: str) -> None:
+    """A CA bundle that does not exist is named before any call fails on it obscurely."""
+    from .errors import ConfigError
+
+    bundle = core.get_config_variable("ca_bundle")
+    if not bundle or os.path.isfile(bundle):
+        return
+    if os.environ.get("AWS_CA_BUNDLE") == bundle:
+        where = f"AWS_CA_BUNDLE={bundle}"
+    else:
+        where = f"ca_bundle = {bundle} (profile '{profile}')"
+    raise ConfigError(
+        f"{where} does not exist",
+        hint="point it at a PEM file of CA certificates, or unset it to use the default CAs",
+    )
+
+
 def session(
     profile: str | None = None,
     role_arn: str | None = None,
@@ -569,8 +663,11 @@ def botocore_session(
     name, _source = _Chain(os.environ).resolve(profile)
     try:
         core = botocore.session.Session(profile=profile)
+        region = region or default_region()
         if region:
             core.set_config_variable("region", region)
+        _check_ca_bundle(core, name)
+        core.set_default_client_config(client_defaults(core))
         cache = JSONFileCache(cli_cache_dir())
         resolver = core.get_component("credential_provider")
         for method in ("assume-role", "assume-role-with-web-identity"):
@@ -601,7 +698,8 @@ def botocore_session(
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         from .tokens import translate  # one place maps botocore's errors to a cause + fix
 
-        raise translate(exc, None, name) from None
+        # "profile 'default'" would mislead when no profile was chosen
+        raise translate(exc, None, profile or (None if name == "default" else name)) from None
 
 
 def _install_role_override(

@@ -60,12 +60,15 @@ _DOMAINS: dict[str, tuple[bool, tuple[str, ...]]] = {
     "cloud.adc-e.uk": (False, ("aws-iso-e",)),
     "csp.hci.ic.gov": (False, ("aws-iso-f",)),
 }
-# ACCOUNT.<service>.REGION.DOMAIN: dkr.ecr[-fips] on IPv4 domains, dkr-ecr[-fips] dual-stack.
+# ACCOUNT.<service>.REGION.DOMAIN. AWS documents dkr.ecr[-fips] on the IPv4 domains and
+# dkr-ecr[-fips] on the dual-stack ones, but AWS's own helper (docker-credential-ecr-login,
+# `dkr[\.\-]ecr(\-fips)?` on every domain) accepts either spelling on any domain, and so
+# does ecrpy: a host that works with the Go helper must work here. The domain decides dual-stack.
 _SERVICES = (
-    ("dkr.ecr.", False, False),
-    ("dkr.ecr-fips.", True, False),
-    ("dkr-ecr.", False, True),
-    ("dkr-ecr-fips.", True, True),
+    ("dkr.ecr.", False),
+    ("dkr.ecr-fips.", True),
+    ("dkr-ecr.", False),
+    ("dkr-ecr-fips.", True),
 )
 
 _DIGITS = frozenset("0123456789")
@@ -237,11 +240,12 @@ def parse(server_url: str) -> Registry | None:
     flavour = next((f for f in _SERVICES if rest.startswith(f[0])), None)
     if flavour is None:
         return None
-    service, fips, dualstack = flavour
+    service, fips = flavour
     region, _, domain = rest[len(service) :].partition(".")
     entry = _DOMAINS.get(domain)
-    if entry is None or entry[0] != dualstack:
+    if entry is None:
         return None
+    dualstack = entry[0]
     partition = partition_for_region(region)
     if partition not in entry[1] or not _valid_region(region, partition):
         return None

@@ -1,9 +1,12 @@
-"""Fetch ECR authorization tokens; turn every AWS failure into one line with the fix.
+"""Fetch ECR authorization tokens; turn every AWS failure into one line with the cause and fix.
 
-Private registries call ``ecr:GetAuthorizationToken`` in the registry's own region (FIPS and
-dual-stack endpoints follow the host name); ECR Public calls ``ecr-public`` in us-east-1.
-Waits are bounded: short connect/read timeouts and botocore's *standard* retry mode (which
-retries throttling, 5xx and connection errors with jittered back-off, as AWS advises).
+Private registries call ``ecr:GetAuthorizationToken`` in the registry's own region; ECR Public
+calls ``ecr-public`` in us-east-1. The user's AWS settings win over ecrpy's defaults: FIPS and
+dual-stack endpoints come from ``AWS_USE_FIPS_ENDPOINT``/``use_fips_endpoint`` (and the
+dual-stack equivalents) or from the host name, the retry mode and attempts from
+``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` or the profile (ecrpy's default: standard mode, 3
+attempts). Waits stay bounded: short connect/read timeouts (``identity.client_defaults``) and a
+total deadline after which no further attempt starts, whatever the retry settings allow.
 """
 
 from __future__ import annotations
@@ -23,25 +26,50 @@ if TYPE_CHECKING:
 
     from .registry import Registry
 
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 3.0
-MAX_ATTEMPTS = 3
+CONNECT_TIMEOUT = identity.CONNECT_TIMEOUT
+READ_TIMEOUT = identity.READ_TIMEOUT
+# A token request gives up starting new attempts this long after it began, so `get` answers
+# within the helper's 10 s bound (the watchdog in protocol.py answers at 9 s regardless).
+DEADLINE = 8.0
 MAX_LIFETIME = 12 * 3600.0  # ECR documents 12 h; a longer expiresAt is a clock or proxy error
 
 
 def client_config(registry: Registry | None = None) -> Any:
-    """botocore Config with bounded waits and the host's FIPS/dual-stack choice."""
+    """The per-client Config on top of the session's defaults: only what the host name says
+    (a FIPS or dual-stack registry host asks for that endpoint flavour). Everything else,
+    including retries, is the user's or ``identity.client_defaults``."""
     from botocore.config import Config
 
-    return Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        # total_max_attempts counts the first try (max_attempts would mean retries on top)
-        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-        use_fips_endpoint=bool(registry and registry.fips),
-        use_dualstack_endpoint=bool(registry and registry.dualstack),
-        user_agent_extra="ecrpy",
-    )
+    options: dict[str, Any] = {}
+    if registry is not None and registry.fips:
+        options["use_fips_endpoint"] = True
+    if registry is not None and registry.dualstack:
+        options["use_dualstack_endpoint"] = True
+    return Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, **options)
+
+
+def bound_retries(client: Any, deadline: float) -> Any:
+    """Stop ``client`` from starting an attempt that could not finish before ``deadline``
+    (a ``time.monotonic()`` value): the last failure is raised instead. The retry mode and
+    attempt count stay the user's; only the wall clock is capped."""
+    from botocore.exceptions import ClientError
+
+    def stop_at_deadline(
+        response: Any = None, caught_exception: Any = None, operation: Any = None, **_: Any
+    ) -> None:
+        if time.monotonic() + READ_TIMEOUT <= deadline:
+            return None  # time for another answer: botocore's retry handler decides
+        if caught_exception is not None:
+            raise caught_exception
+        if response is not None:
+            http, parsed = response
+            error_response: Any = parsed
+            if http.status_code >= 400 and isinstance(parsed, dict) and "Error" in parsed:
+                raise ClientError(error_response, getattr(operation, "name", "request"))
+        return None
+
+    client.meta.events.register_first("needs-retry", stop_at_deadline)
+    return client
 
 
 def fetch(
@@ -59,18 +87,21 @@ def fetch(
         )
         _remember_credentials(session)
         requested_at = time.time()
+        deadline = time.monotonic() + DEADLINE
         client: Any
         if registry.public:
             client = session.create_client(
                 "ecr-public", region_name="us-east-1", config=client_config(registry)
             )
-            resp = client.get_authorization_token()
+            resp = bound_retries(client, deadline).get_authorization_token()
             data = _authorization_data(resp, registry)
         else:
             client = session.create_client(
                 "ecr", region_name=registry.region, config=client_config(registry)
             )
-            resp = client.get_authorization_token(registryIds=[str(registry.account_id)])
+            resp = bound_retries(client, deadline).get_authorization_token(
+                registryIds=[str(registry.account_id)]
+            )
             data = _authorization_data(resp, registry)
         creds_expire_at = identity.credentials_expiry(session)
         if creds_expire_at is None and profile is None and role_arn is None:
@@ -180,13 +211,16 @@ def is_access_denied(exc: Exception) -> bool:
     return code == "403" and "AccessDenied" in message
 
 
-def translate(exc: Exception, registry: Registry | None, profile: str | None) -> EcrpyError:
-    """One ``EcrpyError`` (message + fix) for any AWS failure (``registry`` None: not ECR)."""
+def translate(
+    exc: Exception, registry: Registry | None, profile: str | None, service: str | None = None
+) -> EcrpyError:
+    """One ``EcrpyError`` (cause + fix) for any AWS failure. ``registry`` is set only when the
+    failing call is ECR's token request; ``service`` names the API otherwise (e.g. "STS")."""
     import botocore.exceptions as be
 
     from . import logs
 
-    where = registry.host if registry else "AWS"
+    where = registry.host if registry else (service or "AWS")
     logs.error("call for %s failed: %s: %s", where, type(exc).__name__, exc)
     who = f"profile '{profile}'" if profile else "the default AWS identity"
     login = f"aws sso login --profile {profile}" if profile else "aws sso login"
@@ -206,33 +240,35 @@ def translate(exc: Exception, registry: Registry | None, profile: str | None) ->
             "no AWS credentials found",
             hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID, or run: aws configure / aws sso login",
         )
+    if isinstance(exc, be.NoRegionError):
+        return CredentialsError(
+            "no AWS region configured",
+            hint="set AWS_REGION (or AWS_DEFAULT_REGION), or region in the AWS profile",
+        )
     if isinstance(exc, be.ProfileNotFound):
         return CredentialsError(
             f"AWS profile {exc.kwargs.get('profile')!r} not found",
             hint="check AWS_PROFILE and ~/.aws/config, or the profile in ecrpy's config",
         )
     if isinstance(exc, be.CredentialRetrievalError):
-        return CredentialsError(
-            f"could not get credentials for {who}: {exc.kwargs.get('provider', 'provider')} failed",
-            hint="run the credential_process/sso command by hand to see why",
-        )
-    if isinstance(exc, (be.ConnectTimeoutError, be.EndpointConnectionError, be.ReadTimeoutError)):
-        return TokenError(
-            f"cannot reach the AWS endpoint for {registry.region if registry else 'the call'}",
-            hint="check the network, proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL settings",
-        )
+        return _retrieval_error(exc, who)
+    network = _network_cause(exc, registry, service)
+    if network is not None:
+        return network
     from botocore.parsers import ResponseParserError
+
+    api = ("ECR Public" if registry.public else "ECR") if registry else (service or "AWS")
 
     if isinstance(exc, ResponseParserError):
         return TokenError(
-            "ECR sent a response that could not be parsed",
+            f"{api} sent a response that could not be parsed",
             hint="retry; if it persists, check any proxy between you and AWS",
         )
     if isinstance(exc, be.ClientError):
         code, _ = error_details(exc)
         if is_access_denied(exc):
             if registry is None:
-                return TokenError(f"{who} was denied by AWS ({code})")
+                return TokenError(f"{who} was denied by {api} ({code})")
             if registry.public:
                 return TokenError(
                     f"{who} is not allowed to call ecr-public:GetAuthorizationToken",
@@ -259,10 +295,173 @@ def translate(exc: Exception, registry: Registry | None, profile: str | None) ->
                 hint="check the access key and secret, or your system clock",
             )
         if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
-            return TokenError("ECR throttled the token request", hint="retry in a few seconds")
+            return TokenError(f"{api} throttled the request", hint="retry in a few seconds")
         if code.startswith("5") or code in ("ServerException", "InternalFailure"):
-            return TokenError(f"ECR answered with a server error ({code})", hint="retry later")
-        return TokenError(f"ECR refused the token request ({code or 'unknown error'})")
-    if isinstance(exc, be.BotoCoreError):
-        return TokenError(f"could not get an ECR token: {type(exc).__name__}")
-    return TokenError(f"could not get an ECR token: {type(exc).__name__}")
+            return TokenError(f"{api} answered with a server error ({code})", hint="retry later")
+        return TokenError(f"{api} refused the request ({code or 'unknown error'})")
+    if isinstance(exc, be.PartialCredentialsError):
+        return CredentialsError(
+            f"the AWS credentials from {exc.kwargs.get('provider', 'a provider')} are incomplete",
+            hint="set the access key id and the secret (and session token) together",
+        )
+    # Unknown failures: the exception's text may quote a secret, so it goes to the log only.
+    what = "could not get an ECR token" if registry else f"the {service or 'AWS'} call failed"
+    return TokenError(f"{what} ({type(exc).__name__})", hint=f"details in {logs.log_path()}")
+
+
+def _retrieval_error(exc: Exception, who: str) -> EcrpyError:
+    """A credential provider failed: which one, why (when that is safe to show), the fix."""
+    import os
+
+    from . import logs
+
+    kwargs = getattr(exc, "kwargs", {}) or {}
+    provider = str(kwargs.get("provider", "provider"))
+    if provider == "container-role":
+        uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") or (
+            "169.254.170.2" + os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "")
+        )
+        # Only the HTTP status from botocore's text: the agent's body goes to the log alone.
+        text = str(kwargs.get("error_msg", ""))
+        # "Received non 200 response 401 from container metadata: BODY"
+        status = text.split("non 200 response ", 1)[-1].split(" ", 1)[0].strip("()")
+        why = f"HTTP {status}" if status.isdigit() else "no usable answer"
+        return CredentialsError(
+            f"the container credentials endpoint {uri} refused: {why}",
+            hint="check AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE and the EKS Pod Identity agent "
+            f"(or the ECS task role); details in {logs.log_path()}",
+        )
+    if provider == "custom-process":
+        return CredentialsError(
+            f"the credential_process of {who} failed",
+            hint=f"run it by hand to see why; details in {logs.log_path()}",
+        )
+    return CredentialsError(
+        f"could not get credentials for {who}: {provider} failed",
+        hint=f"run the sso/credential command by hand to see why; details in {logs.log_path()}",
+    )
+
+
+# What the OS says when a name does not resolve (Linux, macOS, Windows).
+_DNS_MARKERS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "getaddrinfo failed",
+    "no address associated",
+    "name resolution",
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps (botocore keeps urllib3's in ``kwargs['error']``)."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]  # "reason" is a string on some exceptions (ssl.SSLError)
+    while todo and len(seen) < 12:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        kwargs = getattr(item, "kwargs", None)
+        inner = kwargs.get("error") if isinstance(kwargs, dict) else None
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+        todo += [x for x in (inner, *getattr(item, "args", ())) if isinstance(x, BaseException)]
+    return seen
+
+
+def _service_label(url: str, registry: Registry | None, service: str | None) -> str:
+    if service:
+        return service
+    if registry is not None:
+        return "ECR Public" if registry.public else "ECR"
+    host = _host_of(url)
+    first = host.split(".", 1)[0]
+    if first.startswith("sts"):
+        return "STS"
+    if "sso" in host or "oidc" in first:
+        return "SSO"
+    return "AWS"
+
+
+def _host_of(url: str) -> str:
+    rest = url.split("://", 1)[-1]
+    return rest.split("/", 1)[0].rsplit("@", 1)[-1]
+
+
+def _network_cause(
+    exc: Exception, registry: Registry | None, service: str | None
+) -> EcrpyError | None:
+    """TLS, proxy, DNS, refused, timeout: the cause in words, the fix, and the log's path."""
+    import botocore.exceptions as be
+
+    from . import logs
+
+    if not isinstance(exc, (be.ConnectionError, be.HTTPClientError)):
+        return None
+    kwargs = getattr(exc, "kwargs", {}) or {}
+    url = str(kwargs.get("endpoint_url") or "")
+    host = _host_of(url) if url else "the endpoint"
+    label = _service_label(url, registry, service)
+    details = f"details in {logs.log_path()}"
+    texts = " ".join(str(e) for e in _chain(exc)).lower()
+    if isinstance(exc, be.ProxyConnectionError):
+        proxy = str(kwargs.get("proxy_url") or "the proxy")
+        if "tunnel connection failed" in texts:
+            return TokenError(
+                f"the proxy {proxy} refused to connect to {label} ({host})",
+                hint=f"allow that host on the proxy, or add it to NO_PROXY; {details}",
+            )
+        return TokenError(
+            f"cannot connect to the proxy {proxy} (for {label})",
+            hint=f"check HTTPS_PROXY / HTTP_PROXY / NO_PROXY and that the proxy runs; {details}",
+        )
+    if isinstance(exc, be.SSLError):
+        if "certificate_verify_failed" in texts or "certificate verify failed" in texts:
+            reason = "not trusted"
+            for marker in ("self-signed certificate", "self signed certificate",
+                           "unable to get local issuer certificate", "certificate has expired",
+                           "hostname mismatch", "ip address mismatch"):
+                if marker in texts:
+                    reason = f"not trusted: {marker}"
+                    break
+            return TokenError(
+                f"the TLS certificate of {label} ({host}) is {reason}",
+                hint="if a proxy or firewall inspects TLS, set AWS_CA_BUNDLE to its CA "
+                f"certificate (PEM); {details}",
+            )
+        return TokenError(
+            f"TLS handshake with {label} ({host}) failed",
+            hint=f"check AWS_CA_BUNDLE, any TLS-inspecting proxy and the endpoint URL; {details}",
+        )
+    if isinstance(exc, be.ConnectTimeoutError):
+        return TokenError(
+            f"{label} ({host}) did not accept a connection within {CONNECT_TIMEOUT:g} s",
+            hint=f"check the network, firewall and proxy (HTTPS_PROXY); {details}",
+        )
+    if isinstance(exc, be.ReadTimeoutError):
+        return TokenError(
+            f"{label} ({host}) did not answer within {READ_TIMEOUT:g} s",
+            hint=f"retry; if it persists, check the network and any proxy; {details}",
+        )
+    if any(marker in texts for marker in _DNS_MARKERS) or "gaierror" in texts:
+        return TokenError(
+            f"cannot resolve {host}: DNS lookup failed (calling {label})",
+            hint="check the host name (AWS_ENDPOINT_URL*, the region) and your DNS or VPN; "
+            + details,
+        )
+    if "connection refused" in texts or "errno 111" in texts or "10061" in texts:
+        return TokenError(
+            f"{host} refused the connection (calling {label})",
+            hint=f"check AWS_ENDPOINT_URL* and that the endpoint is up; {details}",
+        )
+    if isinstance(exc, be.ConnectionClosedError):
+        return TokenError(
+            f"{label} ({host}) closed the connection before answering",
+            hint=f"retry; if it persists, check any proxy between you and AWS; {details}",
+        )
+    if isinstance(exc, be.EndpointConnectionError):
+        return TokenError(
+            f"cannot reach {label} ({host})",
+            hint=f"check the network, proxy (HTTPS_PROXY) and AWS_ENDPOINT_URL*; {details}",
+        )
+    return None

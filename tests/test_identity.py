@@ -852,3 +852,28 @@ def test_empty_profile_override_means_none(aws_files: Aws) -> None:
     keys = {"AWS_ACCESS_KEY_ID": KEY_A, "AWS_SECRET_ACCESS_KEY": SECRET_A}
     assert aws_files.fp("", **keys) == aws_files.fp(None, **keys)
     assert describe("", env={**aws_files.env, **keys})["chain"] == "environment keys"
+
+
+def test_pod_identity_fingerprint_follows_the_service_account(
+    aws_files: Aws, tmp_path: Path
+) -> None:
+    from tests.e2e.test_pod_identity import jwt
+
+    token = tmp_path / "eks-pod-identity-token"
+    pod = {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token),
+    }
+    token.write_text(jwt("system:serviceaccount:a:builder", "1"))
+    first = aws_files.fp(**pod)
+    token.write_text(jwt("system:serviceaccount:a:builder", "2"))  # the agent rotated it
+    assert aws_files.fp(**pod) == first
+    token.write_text(jwt("system:serviceaccount:a:other", "1"))
+    assert aws_files.fp(**pod) != first
+    info = describe(env={**aws_files.env, **pod})
+    assert info["service_account"] == "system:serviceaccount:a:other"
+    assert info["chain"] == "EKS Pod Identity (system:serviceaccount:a:other)"
+    token.write_text("not a jwt")  # botocore reports a bad token; the fingerprint still works
+    assert len(aws_files.fp(**pod)) == 64
+    token.unlink()
+    assert len(aws_files.fp(**pod)) == 64

@@ -154,6 +154,42 @@ PRIVATE = [
 ]
 
 
+# Every form AWS's Go helper accepts (its ecrPattern: `dkr[\.\-]ecr(\-fips)?` on any of its
+# domains, including its own test cases), with the flags ecrpy derives: dual-stack follows
+# the domain, FIPS the service label.
+GO_HELPER_FORMS = [
+    (f"{ACCT}.dkr.ecr.cn-north-1.on.amazonwebservices.com.cn", "aws-cn", "cn-north-1", False, True),
+    (f"{ACCT}.dkr-ecr.cn-north-1.amazonaws.com.cn", "aws-cn", "cn-north-1", False, False),
+    (f"{ACCT}.dkr-ecr-fips.cn-north-1.on.amazonwebservices.com.cn", "aws-cn", "cn-north-1", True, True),
+    (f"{ACCT}.dkr.ecr.us-east-1.on.aws", "aws", "us-east-1", False, True),
+    (f"{ACCT}.dkr.ecr-fips.us-east-1.on.aws", "aws", "us-east-1", True, True),
+    (f"{ACCT}.dkr-ecr.us-west-2.amazonaws.com", "aws", "us-west-2", False, False),
+    (f"{ACCT}.dkr-ecr-fips.us-east-1.amazonaws.com", "aws", "us-east-1", True, False),
+    (f"{ACCT}.dkr-ecr.us-west-2.on.aws", "aws", "us-west-2", False, True),
+    (f"{ACCT}.dkr-ecr-fips.us-west-2.on.aws", "aws", "us-west-2", True, True),
+    (f"{ACCT}.dkr.ecr-fips.us-gov-west-1.on.aws", "aws-us-gov", "us-gov-west-1", True, True),
+    (f"{ACCT}.dkr-ecr.us-gov-east-1.amazonaws.com", "aws-us-gov", "us-gov-east-1", False, False),
+    (f"{ACCT}.dkr-ecr.eusc-de-east-1.amazonaws.eu", "aws-eusc", "eusc-de-east-1", False, False),
+    (f"{ACCT}.dkr-ecr.us-iso-east-1.c2s.ic.gov", "aws-iso", "us-iso-east-1", False, False),
+    (f"{ACCT}.dkr.ecr-fips.us-isob-east-1.sc2s.sgov.gov", "aws-iso-b", "us-isob-east-1", True, False),
+    (f"{ACCT}.dkr-ecr.eu-isoe-west-1.cloud.adc-e.uk", "aws-iso-e", "eu-isoe-west-1", False, False),
+    (f"{ACCT}.dkr-ecr.us-isof-east-1.csp.hci.ic.gov", "aws-iso-f", "us-isof-east-1", False, False),
+    (f"https://{ACCT}.DKR-ECR.US-WEST-2.ON.AWS/v2/", "aws", "us-west-2", False, True),
+]
+
+
+@pytest.mark.parametrize(("host", "partition", "region", "fips", "dualstack"), GO_HELPER_FORMS)
+def test_parse_accepts_every_go_helper_form(
+    host: str, partition: str, region: str, fips: bool, dualstack: bool
+) -> None:
+    reg = parse(host)
+    assert reg is not None, host
+    assert (reg.account_id, reg.partition, reg.region) == (ACCT, partition, region)
+    assert (reg.fips, reg.dualstack, reg.public) == (fips, dualstack, False)
+    # one token per account and region, whatever the spelling
+    assert reg.key == f"{partition}_{region}_{ACCT}"
+
+
 @pytest.mark.parametrize(("host", "partition", "region", "fips", "dualstack"), PRIVATE)
 def test_parse_recognises_private_ecr(
     host: str, partition: str, region: str, fips: bool, dualstack: bool
@@ -257,13 +293,19 @@ REJECTED = [
     f"{ACCT}.dkr.ecr.eusc-de-east-1.amazonaws.com",
     f"{ACCT}.dkr.ecr.eusc-fr-east-1.amazonaws.eu",
     f"{ACCT}.dkr.ecr.us-gov-west-1.amazonaws.com.cn",
-    # endpoint flavour vs domain: dkr.ecr is IPv4-only, dkr-ecr dual-stack only
-    f"{ACCT}.dkr.ecr.us-east-1.on.aws",
-    f"{ACCT}.dkr-ecr.us-east-1.amazonaws.com",
-    f"{ACCT}.dkr-ecr-fips.us-east-1.amazonaws.com",
-    f"{ACCT}.dkr.ecr-fips.us-east-1.on.aws",
-    f"{ACCT}.dkr.ecr.cn-north-1.on.amazonwebservices.com.cn",
-    f"{ACCT}.dkr-ecr.cn-north-1.amazonaws.com.cn",
+    # not a registry domain: api.aws is the dual-stack *API* domain (ecr.REGION.api.aws), and
+    # the Go helper rejects these too
+    f"{ACCT}.dkr.ecr.us-east-1.api.aws",
+    f"{ACCT}.dkr-ecr.us-east-1.api.aws",
+    f"{ACCT}.dkr.ecr.cn-north-1.on.aws.com.cn",
+    f"{ACCT}.dkr_ecr.us-east-1.amazonaws.com",
+    f"{ACCT}.dkr.ecr-FIPS.us-east-1.on.aws:444",
+    f"{ACCT}.dkr.ecr.fips.us-east-1.amazonaws.com",
+    f"{ACCT}.dkr-ecr-fips-fips.us-east-1.on.aws",
+    f"{ACCT}.dkr.ecr.us-west-2.amazonaws.com.fake.example.com",
+    f"{ACCT}.dkr.ecr-fips.us-gov-west-1.amazonaws.com.fake.example.com",
+    f"{ACCT}.dkr.ecr.cn-north-1.amazonaws.com.cn.fake.example.com.cn",
+    ".dkr.ecr.us-east-1.amazonaws.com",
     # ports other than 443, userinfo, garbage
     f"{ACCT}.dkr.ecr.us-east-1.amazonaws.com:5000",
     f"https://{ACCT}.dkr.ecr.us-east-1.amazonaws.com:8443/v2/",

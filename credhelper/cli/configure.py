@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import time
 from typing import Any
 
+from .. import registry as registry_mod
 from ..errors import UsageError
 
 
@@ -34,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
     """Edit docker's config.json and report what changed."""
     from .. import config as config_mod
     from .. import docker_config, paths
-    from .. import registry as registry_mod
 
     config = config_mod.load()
     hosts: list[str] = []
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{paths.config_file()}",
                 hint='add [registries."HOST"] account_id/region to the ecrpy config for an alias',
             )
+        _check_region(name, registry_mod.resolve(host, config))
         hosts.append(host)
     change = docker_config.configure(hosts, args.default, args.docker_config, args.dry_run)
     verb = "would add" if args.dry_run else "added"
@@ -71,6 +73,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_region(name: str, reg: registry_mod.Registry | None) -> None:
+    """A well-formed but unknown region (``us-eats-1``) is a typo, not a registry: say so."""
+    if reg is None or reg.public or reg.alias:
+        return
+    import botocore.session
+
+    known = botocore.session.get_session().get_available_regions("ecr", reg.partition)
+    if not known or reg.region in known:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(reg.region, known, n=1)
+    guess = f"; did you mean {close[0]}?" if close else ""
+    raise UsageError(
+        f"{name!r} names region {reg.region!r}, where ECR does not exist{guess}",
+        hint="fix the host name; if the region is brand new, upgrade ecrpy and botocore",
+    )
+
+
 def _own_registry() -> str:
     """The caller's own private registry: account from sts:GetCallerIdentity, region from the
     AWS config (AWS_REGION / AWS_DEFAULT_REGION / the profile's region)."""
@@ -79,7 +100,7 @@ def _own_registry() -> str:
     from ..errors import EcrpyError
 
     try:
-        session = identity.botocore_session()
+        session = identity.botocore_session()  # AWS_REGION, AWS_DEFAULT_REGION, profile
         region = session.get_config_variable("region")
         if not region:
             raise UsageError(
@@ -87,9 +108,10 @@ def _own_registry() -> str:
                 hint="name the registry, or set AWS_REGION / the profile's region",
             )
         sts: Any = session.create_client("sts", region_name=region, config=tokens.client_config())
-        account = str(sts.get_caller_identity()["Account"])
+        deadline = time.monotonic() + tokens.DEADLINE
+        account = str(tokens.bound_retries(sts, deadline).get_caller_identity()["Account"])
     except EcrpyError:
         raise
     except Exception as exc:  # botocore's errors: one line with the fix
-        raise tokens.translate(exc, None, None) from None
+        raise tokens.translate(exc, None, None, service="STS") from None
     return registry_mod.host_for(account, str(region))

@@ -122,7 +122,22 @@ def run(args: argparse.Namespace) -> int:
         config = config_mod.Config()
     try:
         described = identity.describe()
-        checks.append(Check("OK", "identity source", str(described)))
+        checks.append(Check("OK", "identity source", described["chain"]))
+        if described.get("overrides"):
+            note, _, fix = described["overrides"].partition(" (")
+            checks.append(Check("WARN", "identity source", note, fix.rstrip(")")))
+        region = described.get("region")
+        if region:
+            checks.append(Check("OK", "region", region))
+        else:
+            checks.append(
+                Check(
+                    "WARN",
+                    "region",
+                    "no default AWS region (only registries that name one will work)",
+                    "set AWS_REGION, or region in the AWS profile",
+                )
+            )
     except EcrpyError as exc:
         checks.append(Check("FAIL", "identity source", exc.message, exc.hint))
     checks.append(_cache_dir())
@@ -138,14 +153,14 @@ def run(args: argparse.Namespace) -> int:
 def _network_checks(hosts: list[str], config: object) -> list[Check]:
     from .. import registry as registry_mod
     from .. import tokens
-    from ..cli.whoami import _caller_arn
+    from ..cli.whoami import caller_arn
     from ..config import Config
     from ..errors import EcrpyError
 
     assert isinstance(config, Config)
     out = []
     try:
-        out.append(Check("OK", "caller", _caller_arn(None, None, None)))
+        out.append(Check("OK", "caller", caller_arn(None, None, None)))
     except EcrpyError as exc:
         out.append(Check("FAIL", "caller", exc.message, exc.hint))
     for host in hosts[:5]:

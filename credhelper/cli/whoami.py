@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``whoami`` command."""
-    p = sub.add_parser("whoami", help="the AWS identity (and cached token) ecrpy would use")
+    p = sub.add_parser(
+        "whoami",
+        help="the AWS identity (and cached token) ecrpy would use",
+        description="Resolve the AWS identity the helper uses (for REGISTRY: with its profile or "
+        "role from ecrpy's config), call sts:GetCallerIdentity and show the cached token.",
+    )
     p.add_argument("registry", nargs="?", help="ECR host or alias (applies its profile/role)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
@@ -26,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_mod.load()
     profile = role_arn = None
     reg = None
-    info: dict[str, object] = {}
+    info: dict[str, Any] = {}
     if args.registry:
         reg = registry_mod.require(args.registry, config)
         settings = config.for_host(reg.host)
@@ -37,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
         info["account_id"] = reg.account_id
         info["region"] = reg.region
         info["partition"] = reg.partition
-    info["source"] = identity.describe(profile, role_arn)
+    source = identity.describe(profile, role_arn)
+    info["source"] = source
     fingerprint = identity.fingerprint(profile, role_arn)
     info["fingerprint"] = fingerprint[:12]
-    info["caller_arn"] = _caller_arn(profile, role_arn, reg.api_region if reg else None)
+    info["caller_arn"] = caller_arn(profile, role_arn, reg.api_region if reg else None)
     if reg is not None:
         entry = for_config(config).get(CacheKey(fingerprint, reg.key))
         info["cached_token_expires_at"] = (
@@ -49,20 +56,45 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        for key, value in info.items():
-            print(f"{key + ':':<26} {value if value is not None else '-'}")
+        for label, value in readable_lines(info):
+            print(f"{label + ':':<15} {value}")
     return 0
 
 
-def _caller_arn(profile: str | None, role_arn: str | None, region: str | None) -> str:
+def readable_lines(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """``whoami``'s answer as (label, text) pairs: words, never Python reprs."""
+    source: dict[str, str] = info["source"]
+    lines = [("identity", str(info["caller_arn"])), ("credentials", source["chain"])]
+    if source.get("access_key_id"):
+        lines.append(("access key", source["access_key_id"]))
+    lines.append(("profile", source["profile"]))
+    if source.get("overrides"):
+        lines.append(("note", source["overrides"]))
+    if source.get("region"):
+        lines.append(("region", source["region"]))
+    if source.get("endpoint"):
+        lines.append(("endpoint", source["endpoint"]))
+    if "registry" in info:
+        kind = "alias of " if info["alias"] else ""
+        where = f"account {info['account_id']}, {info['region']} ({info['partition']})"
+        lines.append(("registry", f"{info['registry']}: {kind}{where}"))
+        expires = info.get("cached_token_expires_at")
+        lines.append(("cached token", f"valid until {expires}" if expires else "none"))
+    lines.append(("fingerprint", str(info["fingerprint"])))
+    return lines
+
+
+def caller_arn(profile: str | None, role_arn: str | None, region: str | None) -> str:
+    """sts:GetCallerIdentity's ARN for the identity, within ecrpy's bounded waits."""
     from .. import identity, tokens
     from ..errors import EcrpyError
 
     try:
-        session = identity.session(profile=profile, role_arn=role_arn, region=region)
-        sts = session.client("sts", config=tokens.client_config())
-        return str(sts.get_caller_identity()["Arn"])
+        session = identity.botocore_session(profile=profile, role_arn=role_arn, region=region)
+        sts: Any = session.create_client("sts", config=tokens.client_config())
+        deadline = time.monotonic() + tokens.DEADLINE
+        return str(tokens.bound_retries(sts, deadline).get_caller_identity()["Arn"])
     except EcrpyError:
         raise
     except Exception as exc:
-        raise tokens.translate(exc, None, profile) from None
+        raise tokens.translate(exc, None, profile, service="STS") from None

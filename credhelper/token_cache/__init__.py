@@ -17,11 +17,22 @@ if TYPE_CHECKING:
 __all__ = ["CacheEntry", "CacheKey", "TokenCache", "for_config", "open_cache"]
 
 
+BACKENDS = ("file", "keyring", "none")
+
+
 def for_config(config: Config) -> TokenCache:
     """The cache the user chose: ``ECRPY_CACHE``, else ``[cache] backend``, in the cache dir."""
     from .. import paths
 
-    return open_cache(os.environ.get("ECRPY_CACHE") or config.cache_backend, paths.cache_dir())
+    chosen = os.environ.get("ECRPY_CACHE", "").strip()
+    if chosen and chosen.lower() not in BACKENDS:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"ECRPY_CACHE={chosen} is not a cache backend",
+            hint="set it to " + ", ".join(BACKENDS) + " (or unset it to use the config's)",
+        )
+    return open_cache(chosen.lower() or config.cache_backend, paths.cache_dir())
 
 
 def open_cache(backend: str, directory: str) -> TokenCache:
