@@ -86,6 +86,8 @@ _TRANSIENT_CODES = frozenset(
     {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
 )
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+# botocore's standard mode; a user who sets AWS_MAX_ATTEMPTS/AWS_RETRY_MODE goes to botocore.
+_MAX_ATTEMPTS = 3
 OPERATION = "GetAuthorizationToken"
 
 _ssl_context: ssl.SSLContext | None = None
@@ -207,6 +209,9 @@ def fetch(
     env = os.environ if env is None else env
     if role_arn or any(var in env for var in _FOREIGN_ENV):
         return None
+    bundle = env.get("AWS_CA_BUNDLE")
+    if bundle and not os.path.isfile(bundle):
+        return None  # botocore's path names the missing file before any call
     found = static_keys(profile, env)
     if found is None:
         return None
@@ -223,7 +228,7 @@ def fetch(
     try:
         resp = _call(where, registry, key, secret, token, proxy, env)
     except Exception as exc:  # mapped exactly as the botocore path maps its errors
-        raise tokens.translate(_botocore_error(exc, where), registry, profile) from None
+        raise tokens.translate(_botocore_error(exc, where, proxy), registry, profile) from None
     data = tokens._authorization_data(resp, registry)
     server_now = tokens._lifetime_start(resp, requested_at)
     return tokens._entry(registry, data, requested_at, None, server_now)
@@ -314,6 +319,8 @@ def _call(
 
     request = {} if registry.public else {"registryIds": [str(registry.account_id)]}
     body = _json.dumps_compact(request).encode()
+    # The same bound as tokens.bound_retries: no new attempt that could not finish in time.
+    deadline = time.monotonic() + tokens.DEADLINE
     attempt = 0
     while True:
         attempt += 1
@@ -327,14 +334,19 @@ def _call(
                 or failure.code in _TRANSIENT_CODES
             )
             throttled = failure.code in _THROTTLING or failure.status == 429
-            if not retry or attempt >= tokens.MAX_ATTEMPTS:
+            if not retry or attempt >= _MAX_ATTEMPTS or _too_late(deadline):
                 raise
         except (OSError, _http_errors()):
-            if attempt >= tokens.MAX_ATTEMPTS:
+            if attempt >= _MAX_ATTEMPTS or _too_late(deadline):
                 raise
             throttled = False
         base = 1.0 if throttled else 0.05  # botocore standard mode's base scales
         time.sleep(random.random() * min(base * 2 ** (attempt - 1), 20.0))  # noqa: S311
+
+
+def _too_late(deadline: float) -> bool:
+    """True when a new attempt's read could not finish before the deadline."""
+    return deadline - time.monotonic() < tokens.READ_TIMEOUT
 
 
 def _http_errors() -> type[Exception]:
@@ -428,7 +440,9 @@ def _parse_json(raw: bytes, _json: Any) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _botocore_error(exc: Exception, where: Endpoint) -> Exception:
+def _botocore_error(
+    exc: Exception, where: Endpoint, proxy: tuple[str, int] | None = None
+) -> Exception:
     """The exception botocore raises for the same failure (imported only on this error path)."""
     import ssl
 
@@ -445,6 +459,10 @@ def _botocore_error(exc: Exception, where: Endpoint) -> Exception:
         return be.SSLError(endpoint_url=url, error=exc)
     if isinstance(exc, TimeoutError):
         return be.ReadTimeoutError(endpoint_url=url, error=exc)
+    if proxy is not None and isinstance(exc, OSError):
+        # Through a tunnel every connect-phase failure is the proxy's (it resolves and
+        # connects to the endpoint itself), as botocore/urllib3 report it.
+        return be.ProxyConnectionError(proxy_url=f"http://{proxy[0]}:{proxy[1]}", error=exc)
     if isinstance(exc, OSError):
         return be.EndpointConnectionError(endpoint_url=url, error=exc)
     return be.ConnectionClosedError(endpoint_url=url)
