@@ -67,7 +67,6 @@ def read(path: str) -> dict[str, Any]:
 
     Numbers come back as ``RawNumber`` (their text), so ``dumps`` writes them unchanged.
     """
-    import json
 
     try:
         raw = read_regular(path, _MAX_SIZE, follow_symlinks=True)
@@ -82,6 +81,13 @@ def read(path: str) -> dict[str, Any]:
         raise ConfigError(
             f"{path} is not UTF-8 text", hint="fix or move the file; ecrpy will not overwrite it"
         ) from None
+    return read_text(text, path)
+
+
+def read_text(text: str, path: str = "config.json") -> dict[str, Any]:
+    """``read`` for text already in memory (``path`` names it in errors)."""
+    import json
+
     if not text.strip():
         return {}
     try:
