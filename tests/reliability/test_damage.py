@@ -379,6 +379,7 @@ def test_symlinked_lock_is_refused_not_followed(
     entry.unlink()
     _ok(helper(renv, "get", HOST))
     assert not (tmp_path / "created-through-link").exists()
+    lock.unlink()  # the suite-wide permission scan (test_secrets) must not see the planted link
 
 
 def test_cache_clear_removes_lock_files(aws: AwsServer, renv: dict[str, str]) -> None:
