@@ -5,6 +5,12 @@ compile regular expressions at import; the C accelerator ``_json`` underneath ne
 that. ``loads`` drives the C scanner directly (strict JSON: no NaN/Infinity), ``dumps`` writes the
 few shapes the hot path emits with the same escaping ``json.dumps`` uses. Anything else (and any
 interpreter without ``_json``) falls back to the ``json`` module.
+
+The one documented error is ``ValueError``. The C scanner builds its error (a
+``json.JSONDecodeError``) from ``json.decoder`` *only if that module is already imported*;
+otherwise it returns NULL without an exception, which Python reports as ``SystemError``. So a
+failed scan is re-run through ``json`` (imported only then: the success path stays free of
+it) to get the real message, and nesting too deep to decode is a ``ValueError`` as well.
 """
 
 from __future__ import annotations
@@ -58,9 +64,26 @@ def loads(text: str | bytes) -> Any:
         value, end = _scanner(body, 0)
     except StopIteration:
         raise ValueError("not a JSON document") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except SystemError:  # a scan error without json.decoder imported (see the module doc)
+        raise _explain(body) from None
     if end != len(body):
         raise ValueError("extra data after the JSON document")
     return value
+
+
+def _explain(body: str) -> ValueError:
+    """The error ``json`` reports for ``body`` (which our scanner could not parse)."""
+    import json
+
+    try:
+        json.JSONDecoder(parse_constant=_reject_constant).decode(body)
+    except RecursionError:
+        return ValueError("JSON nested too deeply")
+    except ValueError as exc:
+        return exc
+    return ValueError("not a JSON document")  # pragma: no cover - json accepted what C refused
 
 
 def dumps(value: object) -> str:

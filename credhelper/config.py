@@ -35,6 +35,11 @@ CACHE_BACKENDS = ("file", "keyring", "none")
 _ACCOUNT_RE = r"^\d{12}$"
 _REGION_RE = r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$"
 _SNAPSHOT_VERSION = 1
+_MAX_SNAPSHOT = 1024 * 1024  # a snapshot of a real config is a few kB; larger is damage
+_MAX_TOML = 4 * 1024 * 1024
+# "No config" rather than an error: the path cannot be reached because HOME (or a folder
+# above the file) is missing, is a regular file, or may not be searched.
+_UNREACHABLE = ("ENOENT", "ENOTDIR", "EACCES")
 
 
 class RegistrySettings:
@@ -124,7 +129,7 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
         if extra:
             raise ConfigError(f"{where} has unknown key(s): {', '.join(sorted(extra))}")
         account = table.get("account_id")
-        if isinstance(account, int):
+        if isinstance(account, int) and not isinstance(account, bool):
             account = f"{account:012d}"
         if account is not None and (
             not isinstance(account, str) or not re.match(_ACCOUNT_RE, account)
@@ -160,20 +165,32 @@ def from_dict(data: Mapping[str, Any], source: str | None = None) -> Config:
     return Config(registries, str(backend), min_remaining, source)
 
 
-def _from_snapshot(data: dict[str, Any], source: str) -> Config:
-    """Rebuild a config we validated ourselves before writing it (no regex checks)."""
-    registries = {
-        host: RegistrySettings(
-            host,
-            t.get("account_id"),
-            t.get("region"),
-            t.get("profile"),
-            t.get("role_arn"),
-        )
-        for host, t in data["registries"].items()
-    }
-    cache = data["cache"]
-    return Config(registries, str(cache["backend"]), int(cache["min_remaining"]), source)
+def _from_snapshot(data: object, source: str) -> Config:
+    """Rebuild a config we validated ourselves before writing it.
+
+    The regex checks are skipped (they cost an ``import re``), but every type is checked:
+    the file may have been damaged since, and damage must read as "no snapshot"
+    (``ValueError``), never as a config with a list where a string belongs.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("config is not an object")
+    regs, cache = data.get("registries"), data.get("cache")
+    if not isinstance(regs, dict) or not isinstance(cache, dict):
+        raise ValueError("registries or cache is not an object")
+    registries = {}
+    for host, table in regs.items():
+        if not isinstance(table, dict) or set(table) - set(RegistrySettings.__slots__):
+            raise ValueError(f"registry {host!r} is malformed")
+        fields = [table.get(k) for k in ("account_id", "region", "profile", "role_arn")]
+        if not all(v is None or isinstance(v, str) for v in fields):
+            raise ValueError(f"registry {host!r} has a value that is not a string")
+        registries[host] = RegistrySettings(host, *fields)
+    backend, min_remaining = cache.get("backend"), cache.get("min_remaining")
+    if backend not in CACHE_BACKENDS:
+        raise ValueError("cache.backend is not a backend name")
+    if not isinstance(min_remaining, int) or isinstance(min_remaining, bool) or min_remaining < 0:
+        raise ValueError("cache.min_remaining is not a whole number >= 0")
+    return Config(registries, str(backend), min_remaining, source)
 
 
 def to_dict(config: Config) -> dict[str, Any]:
@@ -202,15 +219,26 @@ def parse_toml(path: str) -> Config:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    from .fsutil import read_regular
+
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        # Not open(): a FIFO or device in place of the config must not block the helper.
+        raw = read_regular(path, _MAX_TOML, follow_symlinks=True)
     except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"cannot read config {path}: {exc.strerror or exc}", hint="fix or move the file"
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"config {path} is not valid TOML: not UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(
+            f"config {path} is not a usable config: nested too deeply",
+            hint="ecrpy's config is two levels deep; fix or move the file",
+        ) from None
     return from_dict(data, source=path)
 
 
@@ -218,28 +246,53 @@ def _stat_key(st: os.stat_result) -> list[int]:
     return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 
+def _log(message: str, *args: object) -> None:
+    from . import logs
+
+    logs.warning(message, *args)
+
+
+def _read_snapshot(snap_path: str, key: list[object], source: str) -> Config | None:
+    """The snapshot's config if it is sound and current; None (damage logged) otherwise."""
+    from .fsutil import read_regular
+
+    try:
+        snap = _json.loads(read_regular(snap_path, _MAX_SNAPSHOT))
+        if not isinstance(snap, dict) or snap.get("v") != _SNAPSHOT_VERSION:
+            raise ValueError("not a config snapshot of this version")
+        if snap.get("key") != key:
+            return None  # the TOML changed since: stale, not damaged
+        return _from_snapshot(snap.get("config"), source=source)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        _log("ignoring config snapshot %s (it will be rewritten): %s", snap_path, exc)
+        return None
+
+
 def load(path: str | None = None, snapshot_dir: str | None = None) -> Config:
     """The config, from the JSON snapshot when the TOML file is unchanged.
 
-    A missing file is an empty config. The snapshot is an optimisation only: any problem
-    reading or writing it falls back to parsing the TOML.
+    A missing or unreachable file (no HOME, HOME a file, a folder that may not be searched)
+    is an empty config. The snapshot is an optimisation only: a damaged one is logged and
+    ignored, and any problem reading or writing it falls back to parsing the TOML.
     """
     path = path or paths.config_file()
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        return Config(source=None)
     except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        import errno
+
+        if errno.errorcode.get(exc.errno or 0) not in _UNREACHABLE:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        if not isinstance(exc, FileNotFoundError):
+            _log("no config: cannot reach %s: %s", path, exc.strerror or exc)
+        return Config(source=None)
     snap_path = os.path.join(snapshot_dir or paths.cache_dir(), "config-snapshot.json")
-    key = [path, *_stat_key(st)]
-    try:
-        with open(snap_path, "rb") as f:
-            snap = _json.loads(f.read())
-        if snap.get("v") == _SNAPSHOT_VERSION and snap.get("key") == key:
-            return _from_snapshot(snap["config"], source=path)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, ConfigError):
-        pass
+    key: list[object] = [path, *_stat_key(st)]
+    snapshot = _read_snapshot(snap_path, key, path)
+    if snapshot is not None:
+        return snapshot
     config = parse_toml(path)
     try:
         from .fsutil import atomic_write_private

@@ -7,17 +7,19 @@ server URL as given, username) makes ``list`` possible — keyrings cannot enume
 
 from __future__ import annotations
 
+import errno
 import os
 
 from . import _json, paths
-from .errors import KeyringUnavailableError, NotFoundError
-from .fsutil import atomic_write_private
+from .errors import EcrpyError, KeyringUnavailableError, NotFoundError, environment_error
+from .fsutil import atomic_write_private, ensure_private_dir, read_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 SERVICE = "docker-credential-ecrpy"
+_MAX_INDEX = 1024 * 1024  # hosts and usernames only: a real index is a few kB
 
 
 def backend() -> Any:
@@ -41,34 +43,90 @@ def index_path() -> str:
 
 
 def load_index() -> dict[str, dict[str, str]]:
-    """``{host: {"server_url": ..., "username": ...}}``; empty when missing or unreadable."""
+    """``{host: {"server_url": ..., "username": ...}}``; empty when missing or unusable.
+
+    A damaged index (truncated, binary, huge, wrongly typed, not a regular file) reads as no
+    index: logged, and rewritten by the next ``store``. Entries of the wrong shape are dropped.
+    """
+    path = index_path()
     try:
-        with open(index_path(), encoding="utf-8") as f:
-            data = _json.loads(f.read())
-    except (OSError, ValueError):
+        data = _json.loads(read_regular(path, _MAX_INDEX, follow_symlinks=True))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:  # ENOTDIR/EACCES (unusable HOME), FIFO, damage
+        _log("ignoring credentials index %s (it will be rewritten): %s", path, exc)
         return {}
     if not isinstance(data, dict):
+        _log("ignoring credentials index %s (it will be rewritten): not an object", path)
         return {}
-    return {
+    index = {
         h: v
         for h, v in data.items()
         if isinstance(v, dict)
         and isinstance(v.get("server_url"), str)
         and isinstance(v.get("username"), str)
     }
+    if len(index) != len(data):
+        _log(
+            "ignoring %d malformed entries of credentials index %s (rewritten by the next store)",
+            len(data) - len(index),
+            path,
+        )
+    return index
+
+
+def _log(message: str, *args: object) -> None:
+    from . import logs
+
+    logs.warning(message, *args)
 
 
 def _save_index(index: dict[str, dict[str, str]]) -> None:
     atomic_write_private(index_path(), _json.dumps(dict(sorted(index.items()))).encode())
 
 
+def _check_state_dir() -> None:
+    """Refuse early, before a secret reaches the keyring, if the index cannot be written.
+
+    The index is what ``erase`` and ``list`` find a host by: a secret stored without it
+    would be an orphan nobody can reach through ecrpy.
+    """
+    folder = os.path.dirname(index_path())
+    try:
+        ensure_private_dir(folder)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), folder)
+    except OSError as exc:
+        raise _state_error(exc) from None
+
+
+def _state_error(exc: OSError) -> EcrpyError:
+    return environment_error(
+        f"store credentials: the state folder {os.path.dirname(index_path())} is unusable",
+        exc,
+        alternative="set ECRPY_STATE_DIR to a writable private folder",
+    )
+
+
 def store(host: str, server_url: str, username: str, secret: str) -> None:
-    """Save ``username``/``secret`` for ``host`` (normalised) in the keyring."""
+    """Save ``username``/``secret`` for ``host`` (normalised) in the keyring.
+
+    The state folder is checked first, and if the index still cannot be written after the
+    secret went into the keyring, the secret is taken out again: never an orphan secret.
+    """
+    _check_state_dir()
     kr = backend()
     kr.set_password(SERVICE, host, _json.dumps({"Username": username, "Secret": secret}))
     index = load_index()
     index[host] = {"server_url": server_url, "username": username}
-    _save_index(index)
+    try:
+        _save_index(index)
+    except OSError as exc:
+        try:
+            kr.delete_password(SERVICE, host)
+        except Exception as undo:  # keyring backends raise their own types
+            _log("could not take back the secret for %s: %s", host, type(undo).__name__)
+        raise _state_error(exc) from None
 
 
 def get(host: str) -> tuple[str, str]:

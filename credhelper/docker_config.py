@@ -1,26 +1,60 @@
 """Safe edits of docker's ``config.json``: atomic, every other key kept, a backup beside it.
 
-The file holds a user's other registries' auths and settings, so an edit must never lose it:
-we lock, re-read, change only ``credHelpers``/``credsStore``, keep the previous content as
-``config.json.bak`` (same permissions), and replace the file in one rename.
+The file holds a user's other registries' auths and settings, so an edit must never lose or
+spoil it:
+
+* we lock, re-read, change only ``credHelpers``/``credsStore``, keep the previous content as
+  ``config.json.bak`` and replace the file in one rename;
+* a symlinked ``config.json`` (dotfile managers) is edited at its target and the link kept,
+  as the docker CLI does;
+* owner, group and mode are kept (``sudo ecrpy configure`` on a user's file must not hand it
+  to root);
+* every value is written back as it was read: numbers keep their original text (``1e400``
+  would otherwise become ``Infinity``, which docker rejects; big ints and ``-0.0`` stay
+  exact), so docker reads the same document plus our keys;
+* a file we cannot parse (invalid, absurdly nested) is refused in one line and left alone.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
+import sys
 
 from . import paths
-from .errors import ConfigError
-from .fsutil import atomic_write
-from .lock import FileLock
+from .errors import ConfigError, EcrpyError, environment_error
+from .fsutil import atomic_write, read_regular
+from .lock import FileLock, LockTimeoutError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 HELPER_NAME = "ecrpy"
+LOCK_TIMEOUT = 5.0  # seconds another `ecrpy configure` may hold the file before we give up
+_MAX_SIZE = 16 * 1024 * 1024  # the suite's 779 kB config is already unusually large
+_POSIX = sys.platform != "win32"
+
+
+class RawNumber:
+    """A JSON number kept as the text it was written with (never converted, never rounded)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawNumber) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"RawNumber({self.text!r})"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (docker rejects it too)")
 
 
 def config_path(directory: str | None = None) -> str:
@@ -29,26 +63,72 @@ def config_path(directory: str | None = None) -> str:
 
 
 def read(path: str) -> dict[str, Any]:
-    """The parsed file; ``{}`` when missing; ``ConfigError`` when it is not a JSON object."""
+    """The parsed file; ``{}`` when missing; ``ConfigError`` when it is not a JSON object.
+
+    Numbers come back as ``RawNumber`` (their text), so ``dumps`` writes them unchanged.
+    """
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        raw = read_regular(path, _MAX_SIZE, follow_symlinks=True)
     except FileNotFoundError:
         return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except OSError as exc:  # ConfigError, which `ecrpy doctor` reports as a failed check
+        problem = environment_error(f"read {path}", exc)
+        raise ConfigError(problem.message, hint=problem.hint) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not UTF-8 text", hint="fix or move the file; ecrpy will not overwrite it"
+        ) from None
+    return read_text(text, path)
+
+
+def read_text(text: str, path: str = "config.json") -> dict[str, Any]:
+    """``read`` for text already in memory (``path`` names it in errors)."""
+    import json
+
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(
+            text, parse_float=RawNumber, parse_int=RawNumber, parse_constant=_refuse_constant
+        )
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})",
             hint="fix or move the file; ecrpy will not overwrite it",
         ) from None
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConfigError(
+            f"{path} is not a usable docker config ({why})",
+            hint="fix or move the file; ecrpy will not overwrite it",
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object")
     return data
+
+
+def dumps(value: object, level: int = 0) -> str:
+    """``json.dumps(value, indent="\\t")`` for parsed documents, with ``RawNumber`` kept as text."""
+    import json
+
+    if isinstance(value, RawNumber):
+        return value.text
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = "\n" + "\t" * (level + 1)
+        items = [f"{json.dumps(str(k))}: {dumps(v, level + 1)}" for k, v in value.items()]
+        return "{" + inner + ("," + inner).join(items) + "\n" + "\t" * level + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        inner = "\n" + "\t" * (level + 1)
+        items = [dumps(v, level + 1) for v in value]
+        return "[" + inner + ("," + inner).join(items) + "\n" + "\t" * level + "]"
+    return json.dumps(value)
 
 
 class Change:
@@ -66,50 +146,96 @@ def configure(
 ) -> Change:
     """Point ``hosts`` (and, with ``default``, every registry) at ``docker-credential-ecrpy``."""
     path = config_path(directory)
-    folder = os.path.dirname(path)
-    if not dry_run:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    with FileLock(path + ".lock", timeout=10) if not dry_run else _nolock():
-        data = read(path)
-        helpers = data.get("credHelpers", {})
-        if not isinstance(helpers, dict):
-            raise ConfigError(f"{path}: credHelpers must be a JSON object")
-        added, unchanged = [], []
-        for host in hosts:
-            if helpers.get(host) == HELPER_NAME:
-                unchanged.append(host)
-            else:
-                helpers[host] = HELPER_NAME
-                added.append(host)
-        if hosts:
-            data["credHelpers"] = helpers
-        if default:
-            if data.get("credsStore") == HELPER_NAME:
-                unchanged.append("credsStore")
-            else:
-                data["credsStore"] = HELPER_NAME
-                added.append("credsStore")
-        backup = None
-        if added and not dry_run:
-            backup = _write(path, data)
-        return Change(path, added, unchanged, backup)
+    # Edit the file a symlink points to, and keep the link (what the docker CLI does).
+    target = os.path.realpath(path)
+    try:
+        if dry_run:
+            return _edit(path, target, hosts, default, dry_run)
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        lock = FileLock(target + ".lock", timeout=LOCK_TIMEOUT)
+        try:
+            lock.acquire()
+        except LockTimeoutError:
+            raise ConfigError(
+                f"{path} is locked by another process ({target}.lock held for "
+                f"{LOCK_TIMEOUT:.0f}s)",
+                hint="let the other `ecrpy configure` finish, then retry",
+            ) from None
+        try:
+            _give_to_owner(target + ".lock", os.path.dirname(target))
+            return _edit(path, target, hosts, default, dry_run)
+        finally:
+            lock.release()
+    except EcrpyError:
+        raise
+    except OSError as exc:  # a read-only folder, a full disk, permissions
+        raise environment_error(f"edit the docker config {path}", exc) from None
 
 
-def _write(path: str, data: dict[str, Any]) -> str | None:
-    mode = 0o600
+def _edit(path: str, target: str, hosts: list[str], default: bool, dry_run: bool) -> Change:
+    data = read(target)
+    helpers = data.get("credHelpers", {})
+    if not isinstance(helpers, dict):
+        raise ConfigError(f"{path}: credHelpers must be a JSON object")
+    added, unchanged = [], []
+    for host in hosts:
+        if helpers.get(host) == HELPER_NAME:
+            unchanged.append(host)
+        else:
+            helpers[host] = HELPER_NAME
+            added.append(host)
+    if hosts:
+        data["credHelpers"] = helpers
+    if default:
+        if data.get("credsStore") == HELPER_NAME:
+            unchanged.append("credsStore")
+        else:
+            data["credsStore"] = HELPER_NAME
+            added.append("credsStore")
     backup = None
-    if os.path.exists(path):
-        mode = os.stat(path).st_mode & 0o777
-        backup = path + ".bak"
-        shutil.copy2(path, backup + ".tmp")
-        os.replace(backup + ".tmp", backup)
-    atomic_write(path, (json.dumps(data, indent="\t") + "\n").encode(), mode)
+    if added and not dry_run:
+        try:
+            text = dumps(data) + "\n"
+        except RecursionError:
+            raise ConfigError(
+                f"{path} is not a usable docker config (nested too deeply)",
+                hint="fix or move the file; ecrpy will not overwrite it",
+            ) from None
+        backup = _write(target, text.encode("utf-8"))
+    return Change(path, added, unchanged, backup)
+
+
+def _write(target: str, data: bytes) -> str | None:
+    """Replace ``target`` (keeping its owner, group and mode) after backing it up."""
+    mode, owner, backup = 0o600, None, None
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        mode = st.st_mode & 0o777
+        owner = (st.st_uid, st.st_gid)
+        backup = target + ".bak"
+        atomic_write(backup, read_regular(target, _MAX_SIZE, follow_symlinks=True), mode, owner)
+    else:
+        owner = _folder_owner(os.path.dirname(target))
+    atomic_write(target, data, mode, owner)
     return backup
 
 
-class _nolock:
-    def __enter__(self) -> None:
+def _folder_owner(folder: str) -> tuple[int, int] | None:
+    """The owner of ``folder`` (a new file in a user's ~/.docker is the user's)."""
+    if not _POSIX:
         return None
+    st = os.stat(folder)
+    return st.st_uid, st.st_gid
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+
+def _give_to_owner(path: str, folder: str) -> None:
+    """Hand a file we created in someone else's folder to them (root running for a user)."""
+    owner = _folder_owner(folder)
+    if owner is None or os.geteuid() != 0:
+        return
+    st = os.stat(path)
+    if (st.st_uid, st.st_gid) != owner:
+        os.chown(path, *owner)

@@ -57,3 +57,51 @@ class KeyringUnavailableError(EcrpyError):
 
 class PolicyDocumentError(ConfigError):
     """A policy document or simulation input is invalid (names the place)."""
+
+
+class EnvironmentProblemError(EcrpyError):
+    """A file or folder ecrpy needs cannot be used: read-only, full, locked, not permitted,
+    not a regular file. Not a bug: the message names the path and the cause, the hint a fix."""
+
+
+# errno name -> what to do about it (the cause itself is the OS's strerror).
+_FIXES = {
+    "EROFS": "the file system is read-only; point ecrpy at a writable folder",
+    "ENOSPC": "the disk is full; free some space",
+    "EDQUOT": "the disk quota is exhausted; free some space",
+    "EACCES": "check the owner and permissions of the file and its folders",
+    "EPERM": "check the owner and permissions of the file and its folders",
+    "ENOTDIR": "a folder on the path is a regular file; move it away or set the path elsewhere",
+    "ELOOP": "it is a symbolic link, which ecrpy does not follow here; remove the link",
+    "EISDIR": "it is a directory; remove or move it",
+    "ENOENT": "a folder on the path does not exist",
+    "EEXIST": "something already exists at that path; remove or move it",
+    "EMFILE": "too many open files; raise the limit (ulimit -n)",
+}
+# ecrpy's own OSError subclasses (named, so this module stays a leaf) -> their fix.
+_CLASS_FIXES = {
+    "NotRegularFileError": "remove it; ecrpy recreates what it needs",
+    "FileTooLargeError": "remove it; ecrpy recreates what it needs",
+    "InsecureDirectoryError": "make the folder yours and private (chmod 700)",
+    "LockTimeoutError": "another process holds the lock; let it finish or stop it, then retry",
+}
+
+
+def environment_error(
+    doing: str, exc: OSError, hint: str | None = None, alternative: str | None = None
+) -> EnvironmentProblemError:
+    """One line for an ``OSError`` met while ``doing`` something (e.g. "write /x/config.json").
+
+    ``hint`` overrides the generic fix for the error number; ``alternative`` is added to it
+    (e.g. "set ECRPY_STATE_DIR to another private folder").
+    """
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    path = exc.filename if isinstance(exc.filename, str) else None
+    where = f" ({path})" if path and path not in doing else ""
+    fix = hint or _CLASS_FIXES.get(type(exc).__name__) or _FIXES.get(name)
+    if alternative:
+        fix = f"{fix}, or {alternative}" if fix else alternative
+    return EnvironmentProblemError(f"cannot {doing}{where}: {cause}", hint=fix)

@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+from .fsutil import open_regular
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
@@ -32,7 +34,9 @@ class FileLock:
 
     def acquire(self) -> None:
         """Block until the lock is held or the timeout passes."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # A lock file is ours to create; a symlink, FIFO or directory planted in its place
+        # is refused (NotRegularFileError / ELOOP), never followed or blocked on.
+        fd, _ = open_regular(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.timeout
         while True:
             if _try_lock(fd):

@@ -14,6 +14,7 @@ import re
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 _LOGGER: logging.Logger | None = None
 _SECRETS: set[str] = set()
@@ -78,6 +79,33 @@ def get_logger() -> logging.Logger:
     # a botocore message): mask the ones this process knows, whatever their shape.
     for var in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         remember_secret(os.environ.get(var))
+    class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
+        """Every file it opens or rotates is 0600 (the base class opens with the umask's mode,
+        so after a rotation the new log was 0644), and a failed write (full disk, read-only)
+        is dropped silently instead of printing logging's traceback on the helper's stderr."""
+
+        def _open(self) -> Any:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(self.baseFilename, flags, 0o600)
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, 0o600)
+                return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+            except BaseException:
+                os.close(fd)
+                raise
+
+        def doRollover(self) -> None:
+            super().doRollover()
+            for n in range(1, self.backupCount + 1):
+                try:
+                    os.chmod(f"{self.baseFilename}.{n}", 0o600)
+                except OSError:
+                    pass
+
+        def handleError(self, record: logging.LogRecord) -> None:
+            return None  # the log is best effort; the helper's answer is what matters
+
     logger = logging.getLogger("ecrpy")
     logger.setLevel(_level())
     logger.propagate = False
@@ -85,9 +113,7 @@ def get_logger() -> logging.Logger:
     try:
         ensure_private_dir(folder)
         path = os.path.join(folder, "ecrpy.log")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler: logging.Handler = _PrivateRotatingHandler(
             path, maxBytes=1_000_000, backupCount=3, encoding="utf-8", delay=True
         )
     except OSError:

@@ -215,11 +215,21 @@ def run(action: str, deadline: float | None = None) -> _Output:
         if action == "get":  # docker must still fall back to anonymous access
             return _Output(NOT_FOUND, 1, hint=exc.one_line())
         return _Output(exc.one_line(), 1)
+    except OSError as exc:  # the environment (read-only, full, permissions), not a bug
+        from . import logs
+        from .errors import environment_error
+
+        message = environment_error(f"complete {action}", exc).one_line()
+        logs.warning("%s", message)
+        if action == "get":
+            return _Output(NOT_FOUND, 1, hint=message)
+        return _Output(message, 1)
     except Exception as exc:  # the boundary: a helper must never print a traceback
         from . import logs
 
         logs.error("internal error in %s: %s", action, type(exc).__name__, exc_info=True)
-        message = f"ecrpy internal error ({type(exc).__name__}); see {logs.log_path()}"
+        # No "ecrpy" here: the line is printed as "ecrpy: <message>".
+        message = f"internal error ({type(exc).__name__}); see {logs.log_path()}"
         if action == "get":
             return _Output(NOT_FOUND, 1, hint=message)
         return _Output(message, 1)

@@ -60,3 +60,63 @@ def test_bug_is_one_line_and_logged(
 
 def test_no_command_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main.main([]) == 2
+
+
+@pytest.mark.parametrize(
+    ("errno_name", "fragment"),
+    [
+        ("ENOSPC", "No space left on device; the disk is full"),
+        ("EROFS", "Read-only file system; the file system is read-only"),
+        ("EACCES", "Permission denied; check the owner and permissions"),
+    ],
+)
+def test_environment_problem_is_cause_and_fix_not_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: os.PathLike[str],
+    errno_name: str,
+    fragment: str,
+) -> None:
+    import errno
+
+    monkeypatch.setenv("ECRPY_LOG_DIR", str(tmp_path))
+    code = getattr(errno, errno_name)
+
+    def full(args: argparse.Namespace) -> int:
+        raise OSError(code, os.strerror(code), "/home/u/.docker/.config.json.1.tmp")
+
+    _with_command(monkeypatch, full)
+    assert cli_main.main(["boom"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ecrpy: cannot complete boom"), err
+    assert fragment in err and "internal error" not in err, err
+    assert "/home/u/.docker/.config.json.1.tmp" in err
+
+
+def test_helper_internal_error_has_one_prefix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
+    """protocol prints "ecrpy: " + hint, so the hint itself must not start with "ecrpy"."""
+    import errno
+
+    from credhelper import protocol
+
+    monkeypatch.setenv("ECRPY_LOG_DIR", str(tmp_path))
+
+    def bug() -> object:
+        raise KeyError("oops")
+
+    def full() -> object:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(protocol, "action_list", bug)
+    out = protocol.run("list")
+    assert out.code == 1 and out.stdout.startswith("internal error (KeyError)"), out.stdout
+    monkeypatch.setattr(protocol, "action_get", lambda text: bug())
+    monkeypatch.setattr(protocol, "_read_stdin", lambda: "h")
+    out = protocol.run("get")
+    assert out.hint is not None and out.hint.startswith("internal error (KeyError)")
+    monkeypatch.setattr(protocol, "action_list", full)
+    out = protocol.run("list")
+    assert out.code == 1 and "internal error" not in out.stdout
+    assert "No space left on device; the disk is full" in out.stdout

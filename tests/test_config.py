@@ -82,6 +82,14 @@ def test_corrupt_snapshot_falls_back_to_toml(tmp_path: os.PathLike[str]) -> None
         ("[cache]\nmin_remaining = -1", "min_remaining"),
         ("[nonsense]\n", "unknown config section"),
         ('registries = "x"', "table"),
+        ('[registries."h"]\naccount_id = true\nregion = "us-east-1"', "registries.\"h\".account_id"),
+        ('[registries."h"]\naccount_id = "123456789012"\nregion = ["us-east-1"]', "h\".region"),
+        ('[registries."h"]\nprofile = 7', "registries.\"h\".profile"),
+        ('[registries."h"]\nrole_arn = {a = 1}', "registries.\"h\".role_arn"),
+        ("[cache]\nmin_remaining = true", "min_remaining"),
+        ("[cache]\nbackend = [1]", "cache.backend"),
+        ("a = " + "[" * 50_000 + "]" * 50_000, "nested too deeply"),
+        ("a = " + "{b = " * 5_000 + "1" + "}" * 5_000, "nested too deeply"),
     ],
 )
 def test_bad_config_names_the_place(tmp_path: os.PathLike[str], text: str, fragment: str) -> None:
@@ -89,3 +97,40 @@ def test_bad_config_names_the_place(tmp_path: os.PathLike[str], text: str, fragm
         config.load(write(tmp_path, text), snapshot_dir=os.path.join(tmp_path, "c"))
     assert fragment in info.value.one_line()
     assert "\n" not in info.value.one_line()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"{", b'{"v": 1, "key": ', bytes(range(256)), b"[" * 100_000, b'{"v": 1}', b"[]"],
+)
+def test_damaged_snapshot_is_ignored_and_rewritten(
+    tmp_path: os.PathLike[str], damage: bytes
+) -> None:
+    snap_dir = os.path.join(tmp_path, "c")
+    path = write(tmp_path, GOOD)
+    config.load(path, snapshot_dir=snap_dir)
+    snap = os.path.join(snap_dir, "config-snapshot.json")
+    sound = open(snap, "rb").read()
+    with open(snap, "wb") as f:
+        f.write(damage)
+    assert config.load(path, snapshot_dir=snap_dir).min_remaining == 1800
+    assert open(snap, "rb").read() == sound
+
+
+def test_fifo_in_place_of_the_config_is_refused_without_blocking(
+    tmp_path: os.PathLike[str],
+) -> None:
+    path = os.path.join(tmp_path, "config.toml")
+    os.mkfifo(path)
+    with pytest.raises(ConfigError) as info:
+        config.load(path, snapshot_dir=os.path.join(tmp_path, "c"))
+    assert "FIFO" in info.value.one_line()
+
+
+@pytest.mark.parametrize("blocker", ["file", "missing"])
+def test_unreachable_config_is_no_config(tmp_path: os.PathLike[str], blocker: str) -> None:
+    home = os.path.join(tmp_path, "home")
+    if blocker == "file":
+        open(home, "w").close()  # HOME is a regular file: ENOTDIR below it
+    cfg = config.load(os.path.join(home, ".config", "ecrpy", "config.toml"), snapshot_dir=home)
+    assert cfg.registries == {} and cfg.source is None

@@ -62,3 +62,37 @@ def test_refuses_to_clobber_invalid_file(tmp_path: os.PathLike[str], content: st
     with pytest.raises(ConfigError):
         docker_config.configure(["h:1"], directory=str(tmp_path))
     assert open(path).read() == content
+
+
+def test_dumps_is_json_dumps_with_tabs_for_plain_documents() -> None:
+    doc = {"auths": {"a": {"auth": "x"}}, "l": [1, [], {}, "\u00e9", None, True], "e": {}}
+    text = json.dumps(doc, indent="\t")
+    assert docker_config.dumps(docker_config.read_text(text)) == text
+
+
+@pytest.mark.parametrize(
+    "literal", ["1e400", "-1e400", "-0.0", "1.10", "123456789012345678901234567890", "1E+2", "0"]
+)
+def test_numbers_keep_their_text(tmp_path: os.PathLike[str], literal: str) -> None:
+    path = os.path.join(tmp_path, "config.json")
+    with open(path, "w") as f:
+        f.write('{"n": ' + literal + ', "l": [' + literal + "]}")
+    docker_config.configure(["h:1"], directory=str(tmp_path))
+    text = open(path).read()
+    assert text.count(literal) >= 2 and "Infinity" not in text, text
+
+
+@pytest.mark.parametrize(
+    "content", ['{"a": NaN}', '{"a": [Infinity]}', '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+)
+def test_refuses_what_it_cannot_write_back_unchanged(
+    tmp_path: os.PathLike[str], content: str
+) -> None:
+    path = os.path.join(tmp_path, "config.json")
+    with open(path, "w") as f:
+        f.write(content)
+    with pytest.raises(ConfigError) as info:
+        docker_config.configure(["h:1"], directory=str(tmp_path))
+    assert "\n" not in info.value.one_line()
+    assert open(path).read() == content
+    assert not os.path.exists(path + ".bak")

@@ -64,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # the environment (read-only, full, locked, permissions), not a bug
+        from .. import logs
+        from ..errors import environment_error
+
+        message = environment_error(f"complete {args.command}", exc).one_line()
+        logs.warning("%s", message)
+        print(f"ecrpy: {message}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the one boundary: a bug is a line and a log entry, not a traceback
         from .. import logs
 

@@ -1,9 +1,11 @@
 """The default backend: one JSON file per entry, 0600, in a 0700 folder, replaced atomically.
 
 On the hot path: reading an entry is one ``open`` + ``fstat`` + ``json.loads``. Files that are
-corrupt, owned by someone else or readable by others are ignored (and logged), so the next
-``put`` rewrites them; a cache folder others can write to is refused altogether (as ssh refuses
-such a ``~/.ssh``) and the helper then works without caching.
+damaged (truncated, binary, huge, wrongly typed), not regular files (a FIFO or device is
+refused without blocking, a symlink is not followed), owned by someone else or readable by
+others are ignored (and logged), so the next ``put`` rewrites them; a cache folder others
+can write to is refused altogether (as ssh refuses such a ``~/.ssh``) and the helper then
+works without caching.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ import stat
 import sys
 
 from .. import _json
-from ..fsutil import InsecureDirectoryError, atomic_write_private, check_private_dir
+from ..fsutil import (
+    InsecureDirectoryError,
+    atomic_write_private,
+    check_private_dir,
+    open_regular,
+    read_limited,
+)
 from .base import CacheEntry, CacheKey, TokenCache
 
 _POSIX = sys.platform != "win32"
 _SUFFIX = ".json"
+_LOCK_SUFFIX = ".lock"
 _MAX_ENTRY = 256 * 1024  # a real entry is ~3 kB; anything far larger is not ours
 
 
@@ -52,21 +61,21 @@ class FileTokenCache(TokenCache):
         return True
 
     def _read(self, path: str) -> CacheEntry | None:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        """The entry at ``path``; None (logged) for anything but a sound private file."""
         try:
-            fd = os.open(path, flags)
+            fd, st = open_regular(path)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            _log(f"ignoring unreadable cache file {path}: {exc.strerror or exc}")
+        except OSError as exc:  # a symlink (ELOOP), FIFO, device, directory, EACCES...
+            _log(f"ignoring cache file {path}: {exc.strerror or exc}")
             return None
         try:
-            if _POSIX:
-                st = os.fstat(fd)
-                if st.st_uid != os.getuid() or st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    _log(f"ignoring cache file {path}: not private to this user")
-                    return None
-            data = os.read(fd, _MAX_ENTRY + 1)
+            if _POSIX and (
+                st.st_uid != os.getuid() or st.st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+            ):
+                _log(f"ignoring cache file {path}: not private to this user")
+                return None
+            data = read_limited(fd, _MAX_ENTRY)
         except OSError as exc:
             _log(f"ignoring unreadable cache file {path}: {exc.strerror or exc}")
             return None
@@ -74,10 +83,10 @@ class FileTokenCache(TokenCache):
             os.close(fd)
         try:
             if len(data) > _MAX_ENTRY:
-                raise ValueError("too large")
+                raise ValueError(f"larger than {_MAX_ENTRY} bytes")
             return CacheEntry.from_json(_json.loads(data))
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            _log(f"ignoring corrupt cache file {path}: {exc}")
+        except ValueError as exc:  # the only error _json and from_json raise
+            _log(f"ignoring damaged cache file {path} (it will be rewritten): {exc}")
             return None
 
     # -- interface -----------------------------------------------------------------------
@@ -122,6 +131,9 @@ class FileTokenCache(TokenCache):
             os.unlink(self._path(key))
         except FileNotFoundError:
             return False
+        except OSError as exc:  # e.g. a directory planted in place of the entry
+            _log(f"could not remove cache file {self._path(key)}: {exc.strerror or exc}")
+            return False
         return True
 
     def entries(self, fingerprint: str | None = None) -> list[tuple[CacheKey, CacheEntry]]:
@@ -144,24 +156,30 @@ class FileTokenCache(TokenCache):
         return found
 
     def clear(self) -> int:
+        """Remove every entry (the count) and the lock files beside them.
+
+        Removing a lock file a live refresh holds is harmless: that refresh keeps its lock on
+        the unlinked file, and the worst case is one more GetAuthorizationToken call.
+        """
         removed = 0
         try:
             names = os.listdir(self.tokens_dir)
         except OSError:
             return 0
         for name in names:
-            if name.endswith(_SUFFIX):
-                try:
-                    os.unlink(os.path.join(self.tokens_dir, name))
-                    removed += 1
-                except OSError:
-                    pass
+            if name.startswith(".") or not name.endswith((_SUFFIX, _LOCK_SUFFIX)):
+                continue  # temporaries belong to live writers or to put()'s sweep
+            try:
+                os.unlink(os.path.join(self.tokens_dir, name))
+            except OSError:
+                continue
+            removed += name.endswith(_SUFFIX)
         return removed
 
     def lock_path(self, key: CacheKey) -> str | None:
         if not self._usable_dirs(create=True):
             return None
-        return os.path.join(self.tokens_dir, key.name + ".lock")
+        return os.path.join(self.tokens_dir, key.name + _LOCK_SUFFIX)
 
 
 _warned: set[str] = set()

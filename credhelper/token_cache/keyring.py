@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from ..fsutil import atomic_write_private
+from ..fsutil import atomic_write_private, read_regular
 from .base import CacheEntry, CacheKey, TokenCache
 
 SERVICE = "ecrpy-token-cache"
@@ -26,9 +26,13 @@ class KeyringTokenCache(TokenCache):
 
     def _index(self) -> list[str]:
         try:
-            with open(self.index_path, encoding="utf-8") as f:
-                names = json.load(f)
-        except (OSError, ValueError):
+            names = json.loads(read_regular(self.index_path, 1024 * 1024))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, RecursionError) as exc:  # damaged: rewritten by put()
+            from .. import logs
+
+            logs.warning("ignoring keyring cache index %s: %s", self.index_path, exc)
             return []
         return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
