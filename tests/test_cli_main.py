@@ -112,7 +112,7 @@ def test_helper_internal_error_has_one_prefix(
     monkeypatch.setattr(protocol, "action_list", bug)
     out = protocol.run("list")
     assert out.code == 1 and out.stdout.startswith("internal error (KeyError)"), out.stdout
-    monkeypatch.setattr(protocol, "action_get", lambda text: bug())
+    monkeypatch.setattr(protocol, "action_get", lambda *args, **kwargs: bug())
     monkeypatch.setattr(protocol, "_read_stdin", lambda: "h")
     out = protocol.run("get")
     assert out.hint is not None and out.hint.startswith("internal error (KeyError)")
