@@ -21,6 +21,7 @@ so the critical path is the longest chain (``ListAttachedUserPolicies`` → ``Ge
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -97,7 +98,8 @@ class CallerPolicies:
         self._use_iam = use_iam
         self._read_policies = read_policies
         self._on_identity = on_identity
-        self._managed_reads = itertools.count()
+        self._managed_reads = itertools.count()  # unique job names; read under the lock
+        self._lock = threading.Lock()
 
     def jobs(self) -> list[Job]:
         return [Job("sts:GetCallerIdentity", self._caller)]
@@ -118,8 +120,8 @@ class CallerPolicies:
         elif ident.kind == "role" and ident.name:
             work += self._role_work(ident.name)
             identity_needs = (_GET_ROLE,)  # the role's path is part of its identity
-        work.append(Job(IDENTITY_KNOWN, self._announce, needs=identity_needs))
-        return work
+        # First in the list, so only its needs hold it back (no accident of order).
+        return [Job(IDENTITY_KNOWN, self._announce, needs=identity_needs), *work]
 
     def _never_readable(self, ident: Identity) -> None:
         gap = self._findings.gap
@@ -234,7 +236,8 @@ class CallerPolicies:
     def _managed(
         self, arn: str, what: str, kind: Literal["identity", "permissions_boundary"]
     ) -> list[Task]:
-        key = f"{arn} #{next(self._managed_reads)}"
+        with self._lock:
+            key = f"{arn} #{next(self._managed_reads)}"
         return list(_ManagedPolicyRead(self._reader, self._findings, arn, what, kind, key).jobs())
 
     def _gap(self, exc: Unreadable, subject: str, affects: Affects) -> None:

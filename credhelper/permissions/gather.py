@@ -33,8 +33,14 @@ from .findings import Affects, FoundPolicy, Gap, Identity
 from .iam_reader import IamReader
 from .scheduler import Job, Scheduler, Task, run_tasks
 
+# Names of the repository reads that other work may need (see ``Gatherer.repository_jobs``).
+REPOSITORY_POLICY = "ecr:GetRepositoryPolicy"
+REPOSITORY_TAGS = "ecr:ListTagsForResource"
+
 __all__ = [
     "IDENTITY_KNOWN",
+    "REPOSITORY_POLICY",
+    "REPOSITORY_TAGS",
     "Affects",
     "FoundPolicy",
     "Gap",
@@ -155,6 +161,20 @@ class Gatherer:
             self._repository_policy,
             self._repository_tags,
             self._pull_through_rules,
+        ]
+
+    def repository_jobs(self) -> list[Job]:
+        """The same reads as named jobs, so work that needs the repository policy or tags (the
+        simulation) names :data:`REPOSITORY_POLICY`/:data:`REPOSITORY_TAGS` (and
+        :data:`IDENTITY_KNOWN`) instead of recognising tasks; ``repository_tasks`` stays until
+        ``cli/check.py`` uses this."""
+        if self.ecr is None:
+            return []
+        return [
+            Job("ecr:DescribeRepositories", self._describe_repository),
+            Job(REPOSITORY_POLICY, self._repository_policy),
+            Job(REPOSITORY_TAGS, self._repository_tags),
+            Job("ecr:DescribePullThroughCacheRules", self._pull_through_rules),
         ]
 
     def _describe_repository(self) -> list[Task] | None:

@@ -1,4 +1,4 @@
-"""botocore's Stubber over real IAM and STS clients, in the shapes IAM answers.
+"""botocore's Stubber over real IAM, STS and ECR clients, in the shapes IAM answers.
 
 Stubber checks every request's parameters and every answer against botocore's service model,
 so an answer here has the fields real IAM sends (``CreateDate``, ``IsTruncated``, URL-encoded
@@ -57,13 +57,14 @@ def policy_arn(name: str) -> str:
 class StubbedAws:
     """Queue IAM/STS answers; ``done()`` fails if one queued answer was never asked for."""
 
-    def __init__(self, iam: Any, sts: Any, iam_stub: Stubber, sts_stub: Stubber) -> None:
-        self.iam, self.sts = iam, sts
-        self._iam, self._sts = iam_stub, sts_stub
+    def __init__(self, clients: dict[str, Any], stubs: dict[str, Stubber]) -> None:
+        self.iam, self.sts, self.ecr = clients["iam"], clients["sts"], clients["ecr"]
+        self._iam, self._sts, self.ecr_stub = stubs["iam"], stubs["sts"], stubs["ecr"]
+        self._stubs = stubs
 
     def done(self) -> None:
-        self._iam.assert_no_pending_responses()
-        self._sts.assert_no_pending_responses()
+        for stub in self._stubs.values():
+            stub.assert_no_pending_responses()
 
     def caller(self, arn: str) -> None:
         answer = {"UserId": "AIDAEXAMPLE", "Account": ACCOUNT, "Arn": arn}
@@ -153,14 +154,15 @@ class StubbedAws:
 @contextmanager
 def stubbed_aws() -> Iterator[StubbedAws]:
     session = botocore.session.Session()
-    iam, sts = (
-        session.create_client(
+    clients = {
+        service: session.create_client(
             service,
             region_name="us-east-1",
             aws_access_key_id="AKIDEXAMPLE",
             aws_secret_access_key="not-a-secret",  # Stubber never sends a request
         )
-        for service in ("iam", "sts")
-    )
-    with Stubber(iam) as iam_stub, Stubber(sts) as sts_stub:
-        yield StubbedAws(iam, sts, iam_stub, sts_stub)
+        for service in ("iam", "sts", "ecr")
+    }
+    stubs = {service: Stubber(client) for service, client in clients.items()}
+    with stubs["iam"], stubs["sts"], stubs["ecr"]:
+        yield StubbedAws(clients, stubs)

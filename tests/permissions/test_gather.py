@@ -8,13 +8,24 @@ the same ``Gatherer.identity_tasks`` + ``run_tasks`` entry points ``ecrpy check`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from credhelper.permissions.gather import Gathered, Gatherer, Identity, run_tasks
+from credhelper.permissions.gather import (
+    IDENTITY_KNOWN,
+    REPOSITORY_POLICY,
+    REPOSITORY_TAGS,
+    Gathered,
+    Gatherer,
+    Identity,
+    Job,
+    Scheduler,
+    run_tasks,
+)
 
 from .stubbed_iam import ACCOUNT, InlineExecutor, StubbedAws, document, policy_arn, stubbed_aws
 
@@ -307,3 +318,52 @@ def test_role_without_policy_reading_still_learns_its_path(aws: StubbedAws) -> N
 
     assert out.identity.principal_arn == f"arn:aws:iam::{ACCOUNT}:role/ci/deployer"
     assert out.boundary is None and out.identity_policies == []
+
+
+def test_named_jobs_let_work_wait_for_the_identity_and_repository_reads(
+    aws: StubbedAws,
+) -> None:
+    # What cli/check.py's simulation needs: the final identity, the repository policy and
+    # tags. Added first, it would run first if the scheduler ignored its needs.
+    repo = {"repositoryName": "app", "registryId": ACCOUNT}
+    policy_text = json.dumps(document("ecr:BatchGetImage"))
+    aws.caller(f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/s")
+    aws.ecr_stub.add_response(
+        "describe_repositories",
+        {"repositories": [{**repo, "imageTagMutability": "MUTABLE"}]},
+        {"repositoryNames": ["app"], "registryId": ACCOUNT},
+    )
+    aws.ecr_stub.add_response("get_repository_policy", {**repo, "policyText": policy_text}, repo)
+    repo_arn = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app"
+    tags = {"tags": [{"Key": "team", "Value": "build"}]}
+    aws.ecr_stub.add_response("list_tags_for_resource", tags, {"resourceArn": repo_arn})
+    aws.ecr_stub.add_response(
+        "describe_pull_through_cache_rules", {"pullThroughCacheRules": []}, {"registryId": ACCOUNT}
+    )
+    aws.get_role("deployer", path="/ci/")
+    gatherer = Gatherer(
+        sts=aws.sts,
+        iam=aws.iam,
+        ecr=aws.ecr,
+        repository="app",
+        registry_id=ACCOUNT,
+        repository_arn=repo_arn,
+        read_policies=False,
+    )
+    out = gatherer.out
+    seen: list[tuple[str | None, str | None, dict[str, str] | None]] = []
+
+    def simulate() -> None:
+        seen.append((out.identity.principal_arn, out.repository.policy_text, out.repository.tags))
+
+    scheduler = Scheduler(InlineExecutor())
+    scheduler.add(
+        Job("simulate", simulate, needs=(IDENTITY_KNOWN, REPOSITORY_POLICY, REPOSITORY_TAGS))
+    )
+    for job in [*gatherer.identity_tasks(), *gatherer.repository_jobs()]:
+        scheduler.add(job)
+    scheduler.run()
+    aws.done()
+
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/ci/deployer"
+    assert seen == [(role_arn, policy_text, {"team": "build"})]
