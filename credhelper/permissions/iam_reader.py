@@ -23,8 +23,6 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import botocore.exceptions
-
 from .call_errors import describe_error
 
 PrincipalKind = Literal["user", "group", "role"]
@@ -158,7 +156,12 @@ class IamReader:
     def _call(self, call: _Call, **params: Any) -> dict[str, Any]:
         try:
             resp = getattr(self._iam, call.method)(**params)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except Exception as exc:
+            # Imported here: the verdict imports this module without needing botocore.
+            import botocore.exceptions as be
+
+            if not isinstance(exc, (be.BotoCoreError, be.ClientError)):
+                raise  # a bug, not an unreadable answer
             raise Unreadable(_action(call), describe_error(exc)) from None
         return resp if isinstance(resp, dict) else {}
 
