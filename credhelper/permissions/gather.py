@@ -36,6 +36,8 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..ecr_repository import RepositoryFacts
+
 Affects = Literal["identity", "boundary", "resource", "session", "scp", "repository", "info"]
 # A task returns the tasks that became possible once it finished (or None).
 Task = Callable[[], "Iterable[Task] | None"]
@@ -84,19 +86,6 @@ class Identity:
     name: str | None = None
     principal_arn: str | None = None
     role_path_known: bool = False
-
-
-@dataclass
-class RepositoryFacts:
-    """What ECR says about the repository. ``None`` means unknown (could not be read)."""
-
-    exists: bool | None = None
-    tag_mutability: str | None = None
-    tag_exists: bool | None = None
-    policy_state: Literal["present", "none", "unreadable", "unknown"] = "unknown"
-    policy_text: str | None = None
-    tags: dict[str, str] | None = None
-    pull_through_prefixes: list[str] | None = None
 
 
 @dataclass
@@ -314,8 +303,8 @@ class Gatherer:
             return None
         facts.exists = bool(repos)
         if repos:
-            facts.tag_mutability = str(repos[0].get("imageTagMutability") or "MUTABLE")
-            if self.check_tag and facts.tag_mutability.startswith("IMMUTABLE") and self.tag:
+            facts.describe(repos[0])
+            if self.check_tag and self.tag and facts.tag_immutable(self.tag) is not False:
                 return [self._tag_exists]
         return None
 

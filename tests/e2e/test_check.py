@@ -221,7 +221,7 @@ VERDICTS = {"allowed", "denied", "undetermined"}
 
 
 def validate(d: dict[str, Any]) -> None:
-    """The shape documented in credhelper/cli/check.py and docs/check-json-schema.md."""
+    """The shape documented in credhelper/preflight/result.py and docs/check-json-schema.md."""
     assert set(d) == {
         "schema",
         "image",

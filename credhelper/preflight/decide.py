@@ -1,0 +1,248 @@
+"""From the evidence to the verdict: cut the superset of actions down to what the operation
+needs once the repository facts are known, combine each action's evidence
+(``permissions.verdict``), add the repository-level outcomes and suggest a fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .result import CheckResult, Verdict
+
+if TYPE_CHECKING:
+    from ..permissions.actions import ImageRef, RequiredAction
+    from ..permissions.gather import Gathered, Identity
+    from ..permissions.probe import ProbeResult
+    from ..permissions.simulate import Simulation
+    from ..permissions.verdict import Evidence
+    from ..registry import Registry
+
+Evaluator = Callable[["RequiredAction"], "Evidence"]
+
+
+@dataclass
+class CheckRequest:
+    """What was asked: ``repo`` is the repository's name in its ARN (ECR Public: without the
+    alias)."""
+
+    ref: ImageRef
+    registry: Registry
+    operation: str
+    method: str
+    create_repo: bool
+    repo: str
+
+    @property
+    def probing(self) -> bool:
+        return self.method in ("auto", "probe")
+
+    @property
+    def simulating(self) -> bool:
+        return self.method in ("auto", "simulate")
+
+    @property
+    def evaluating(self) -> bool:
+        return self.method in ("auto", "evaluate")
+
+
+def superset(req: CheckRequest, account: str | None) -> list[RequiredAction]:
+    """Every action that might be required, so probes and simulation start right away; the
+    final list is cut down once the repository facts are known."""
+    from ..permissions import actions as am
+
+    reg = req.registry
+    actions = am.required_actions(
+        req.operation,
+        reg,
+        req.repo,
+        create_repo=req.create_repo,
+        repository_exists=None,
+        pull_through="(any)" if not reg.public else None,
+        account=account,
+    )
+    if req.operation == "push" and not req.create_repo and not reg.public:
+        actions.append(
+            am.RequiredAction(
+                am.CREATE_REPOSITORY, actions[-1].resource, "create the missing repository"
+            )
+        )
+    return actions
+
+
+def decide(
+    req: CheckRequest,
+    probes: dict[str, ProbeResult],
+    sim: Simulation | None,
+    ident: Identity,
+    out: Gathered,
+) -> CheckResult:
+    from ..permissions import actions as am
+    from ..permissions import fix as fix_mod
+    from ..permissions import verdict as vm
+    from ..permissions.probe import not_probed
+
+    ref, reg = req.ref, req.registry
+    facts = out.repository
+    prefix = am.pull_through_prefix(ref.repository, facts.pull_through_prefixes or [])
+    required = am.required_actions(
+        req.operation,
+        reg,
+        req.repo,
+        create_repo=req.create_repo,
+        repository_exists=facts.exists,
+        pull_through=prefix,
+        account=ident.account,
+    )
+    problems: list[str] = []
+    where = f"{reg.account_id or ident.account}/{reg.region}"
+    missing = facts.exists is False
+    if missing and req.operation == "push" and not req.create_repo:
+        problems.append(
+            f"repository {ref.repository} does not exist in {where}; create it or use --create-repo"
+        )
+        required.append(
+            next(r for r in superset(req, ident.account) if r.action == am.CREATE_REPOSITORY)
+        )
+    elif missing and req.operation == "pull" and prefix is None:
+        problems.append(f"repository {ref.repository} does not exist in {where}")
+    tag_block = (
+        facts.push_blocked_by_tag(ref.tag if ref.digest is None else None)
+        if req.operation == "push"
+        else "no"
+    )
+    if tag_block == "yes":
+        problems.append(
+            f"tag {ref.tag} already exists in the IMMUTABLE repository "
+            f"{ref.repository}: the push would be rejected "
+            "(ImageTagAlreadyExistsException)"
+        )
+
+    evaluator = evaluator_for(req, out, ident)
+    verdicts = []
+    for r in required:
+        if req.probing:
+            p = probes.get(r.action)
+            probe_ev = vm.probe_evidence(p if p is not None else not_probed(r.action))
+        else:
+            probe_ev = vm.probe_evidence(None)
+        sim_ev = vm.simulation_evidence(
+            sim.get(r.action, r.resource) if sim is not None else None,
+            sim,
+            ident.kind,
+            facts.policy_state == "present",
+        )
+        eval_ev = evaluator(r) if req.evaluating else vm.not_run("local evaluation not selected")
+        verdicts.append(vm.combine(r.action, r.resource, probe_ev, sim_ev, eval_ev))
+    verdict: Verdict = vm.overall(verdicts)
+    if problems:
+        verdict = "denied"
+    elif tag_block == "unknown" and facts.tag_mutability is not None and verdict == "allowed":
+        # The tag question matters only where tags can be immutable; a repository that could
+        # not be described at all is already a listed gap.
+        verdict = "undetermined"
+        problems.append(
+            f"cannot tell whether tag {ref.tag} already exists in the "
+            "IMMUTABLE repository (a push would then be rejected)"
+        )
+    fix = None
+    if verdict == "denied":
+        fix = fix_mod.suggest(
+            verdicts,
+            operation=req.operation,
+            caller_account=ident.account,
+            registry_account=reg.account_id,
+            principal_arn=ident.principal_arn,
+            partition=reg.partition,
+        )
+        if missing and req.operation == "push" and not req.create_repo:
+            fix.notes.append(
+                f"create the repository: aws ecr create-repository "
+                f"--repository-name {ref.repository} --region {reg.region}"
+            )
+    return CheckResult(
+        ref,
+        reg,
+        req.operation,
+        req.method,
+        am.repository_arn(reg, req.repo, ident.account),
+        out,
+        verdicts,
+        verdict,
+        problems,
+        fix,
+        prefix,
+        ident.kind,
+    )
+
+
+def evaluator_for(req: CheckRequest, out: Gathered, ident: Identity) -> Evaluator:
+    """A function RequiredAction -> Evidence from the local evaluator on ``out``."""
+    from ..errors import PolicyDocumentError
+    from ..permissions import verdict as vm
+    from ..permissions.evaluate import PolicySet, Request, evaluate
+    from ..permissions.policy import parse_policy
+
+    reg = req.registry
+    if ident.kind == "root" and (reg.account_id in (None, ident.account)):
+
+        def root(_req: RequiredAction) -> Evidence:
+            return vm.Evidence("allowed", "the account's root user", assumptions=(vm.ASSUME_SCP,))
+
+        return root
+    if ident.kind not in ("user", "role") or not ident.caller_arn:
+
+        def none(_req: RequiredAction) -> Evidence:
+            return vm.Evidence("unavailable", f"cannot evaluate a {ident.kind} principal")
+
+        return none
+    caller_arn = ident.caller_arn
+    identity_policies = []
+    for i, p in enumerate(out.identity_policies):
+        try:
+            identity_policies.append(
+                parse_policy(p.document, f"identity_policies[{i}]", kind="identity", name=p.name)
+            )
+        except PolicyDocumentError as exc:
+            out.gap("(parse)", p.name, "identity", f"not understood: {exc.message}")
+    boundary = None
+    if out.boundary is not None:
+        try:
+            boundary = parse_policy(
+                out.boundary.document,
+                "permissions_boundary",
+                kind="permissions_boundary",
+                name=out.boundary.name,
+            )
+        except PolicyDocumentError as exc:
+            out.gap("(parse)", out.boundary.name, "boundary", f"not understood: {exc.message}")
+    resource = None
+    doc = out.resource_policy
+    if doc is not None:
+        try:
+            resource = parse_policy(
+                doc, "repository_policy", kind="resource", name="repository policy"
+            )
+        except PolicyDocumentError as exc:
+            out.gap("(parse)", "repository policy", "resource", f"not understood: {exc.message}")
+    elif out.repository.policy_state == "present":
+        out.gap("(parse)", "repository policy", "resource", "not JSON")
+    policy_set = PolicySet(
+        identity_policies=identity_policies,
+        resource_policy=resource,
+        permissions_boundary=boundary,
+    )
+    context: dict[str, Any] = {"aws:RequestedRegion": reg.region}
+    for key, value in (out.repository.tags or {}).items():
+        context[f"aws:ResourceTag/{key}"] = value
+    gaps = list(out.gaps)
+
+    def run(r: RequiredAction) -> Evidence:
+        ctx = context if r.resource != "*" else {"aws:RequestedRegion": reg.region}
+        try:
+            decision = evaluate(Request(caller_arn, r.action, r.resource, ctx), policy_set)
+        except PolicyDocumentError as exc:
+            return vm.Evidence("unavailable", f"evaluation failed: {exc.message}")
+        return vm.evaluation_evidence(decision, gaps)
+
+    return run

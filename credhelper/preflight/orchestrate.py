@@ -1,0 +1,232 @@
+"""Run one pre-flight: read the identity and the repository, probe, simulate and evaluate in
+parallel, then ``decide``.
+
+Stages, so the critical path starts as early as possible: the sts client is created and
+GetCallerIdentity sent first; the ECR clients are created while it is in flight, then the
+probes and repository reads start; then the IAM clients, which only follow-up tasks (submitted
+after every stage) use. Only the calling thread touches the botocore session (sessions are not
+thread-safe; clients are)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .decide import CheckRequest, decide, superset
+from .result import METHODS, CheckResult
+
+if TYPE_CHECKING:
+    from ..permissions.gather import Task
+    from ..permissions.probe import ProbeResult
+    from ..permissions.simulate import Simulation
+
+MAX_WORKERS = 16
+
+
+def run_check(
+    image: str, operation: str, method: str = "auto", create_repo: bool = False
+) -> CheckResult:
+    """Check ``operation`` (push/pull) of ``image``; raises ``EcrpyError`` on errors (bad
+    IMAGE: ``UsageError``; no credentials: ``CredentialsError``...)."""
+    from .. import config as config_mod
+    from .. import registry as registry_mod
+    from ..errors import UsageError
+    from ..permissions import actions as actions_mod
+
+    started = time.monotonic()
+    if operation not in actions_mod.OPERATIONS:
+        raise UsageError(f"operation must be push or pull, not {operation!r}")
+    if method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    ref = actions_mod.parse_image(image)
+    config = config_mod.load()
+    reg = registry_mod.require(ref.registry, config)
+    settings = config.for_host(reg.host)
+    profile = settings.profile if settings else None
+    role_arn = settings.role_arn if settings else None
+    # ECR Public images are public.ecr.aws/ALIAS/NAME: the ARN names only NAME.
+    repo = ref.repository
+    if reg.public:
+        _alias, _, name = ref.repository.partition("/")
+        if not name:
+            raise UsageError(f"IMAGE {ref}: ECR Public images are {reg.host}/ALIAS/NAME")
+        repo = name
+    req = CheckRequest(ref, reg, operation, method, create_repo, repo)
+    result = _Check(req, profile, role_arn).run()
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+class _Join:
+    """Submit ``task`` once every named prerequisite has arrived (from any worker)."""
+
+    def __init__(self, names: set[str], task: Task) -> None:
+        self._left = set(names)
+        self._task: Task | None = task
+        self._lock = threading.Lock()
+
+    def arrive(self, name: str) -> list[Task]:
+        with self._lock:
+            self._left.discard(name)
+            if self._left or self._task is None:
+                return []
+            task, self._task = self._task, None
+        return [task]
+
+
+class _Check:
+    def __init__(self, req: CheckRequest, profile: str | None, role_arn: str | None) -> None:
+        self.req = req
+        self.profile = profile
+        self.role_arn = role_arn
+
+    def run(self) -> CheckResult:
+        from ..errors import EcrpyError
+        from ..permissions.actions import repository_arn
+        from ..permissions.gather import Gathered
+        from ..tokens import translate
+
+        req = self.req
+        if req.registry.public and req.operation == "pull":
+            return CheckResult(
+                req.ref,
+                req.registry,
+                req.operation,
+                req.method,
+                repository_arn(req.registry, req.repo),
+                Gathered(),
+                [],
+                "allowed",
+                identity_type="anonymous",
+            )
+        try:
+            return self._run()
+        except EcrpyError:
+            raise
+        except Exception as exc:
+            import botocore.exceptions as be
+
+            if isinstance(exc, (be.BotoCoreError, be.ClientError)):
+                raise translate(exc, None, self.profile) from None
+            raise
+
+    def _run(self) -> CheckResult:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from botocore.config import Config
+
+        from .. import identity, tokens
+        from ..permissions import actions as am
+        from ..permissions.gather import Gatherer, run_tasks
+        from ..permissions.probe import Prober
+        from ..permissions.simulate import Simulation, simulate
+
+        req = self.req
+        ref, reg = req.ref, req.registry
+        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+        session: Any = identity.botocore_session(
+            profile=self.profile, role_arn=self.role_arn, region=reg.api_region
+        )
+        base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
+        # Probes, the simulator and optional reads must not retry: a 500 retried with
+        # back-off costs seconds and tells nothing more.
+        once = base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        region = reg.api_region
+        clients: dict[str, Any] = {}
+
+        def client(name: str, service: str, config: Any) -> Any:
+            clients[name] = session.create_client(service, region_name=region, config=config)
+            return clients[name]
+
+        repo_arn = am.repository_arn(reg, req.repo)
+        gatherer = Gatherer(
+            sts=client("sts", "sts", base),
+            iam=None,
+            ecr=None,
+            use_iam=req.method != "probe",
+            repository=req.repo,
+            registry_id=reg.account_id,
+            repository_arn=repo_arn,
+            reference=(ref.tag if not ref.digest else None, ref.digest),
+            read_policies=req.evaluating,
+            check_tag=req.operation == "push",
+        )
+        out = gatherer.out
+        probes: dict[str, ProbeResult] = {}
+        simulation: list[Simulation] = []
+
+        def simulation_task() -> None:
+            ident = out.identity
+            if ident.principal_arn is None or ident.kind not in ("user", "role"):
+                simulation.append(Simulation(False, f"cannot simulate a {ident.kind} principal"))
+                return
+            simulation.append(
+                simulate(
+                    clients["iam_sim"],
+                    principal_arn=ident.principal_arn,
+                    principal_kind=ident.kind,
+                    actions=superset(req, ident.account),
+                    resource_policy=out.repository.policy_text,
+                    resource_account=reg.account_id or ident.account,
+                    partition=reg.partition,
+                    region=reg.region,
+                    resource_tags=out.repository.tags,
+                )
+            )
+
+        join = _Join(
+            {"identity"} if reg.public else {"identity", "policy", "tags"}, simulation_task
+        )
+        if req.simulating:
+            gatherer.on_identity.append(lambda _ident: join.arrive("identity"))
+
+        def ecr_stage() -> list[Task]:
+            if reg.public:
+                out.gap(
+                    "ecr-public:DescribeRepositories",
+                    "ECR Public repository facts",
+                    "info",
+                    "not queried for ECR Public",
+                )
+                return []
+            tasks: list[Task] = []
+            no_retry = client("ecr_once", "ecr", once)
+            if req.probing:
+                prober = Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest)
+                for action in dict.fromkeys(r.action for r in superset(req, None)):
+                    fn = prober.for_action(action)
+                    if fn is not None:
+
+                        def probe_task(
+                            fn: Callable[[], ProbeResult] = fn, action: str = action
+                        ) -> None:
+                            probes[action] = fn()
+
+                        tasks.append(probe_task)
+            gatherer.ecr = client("ecr", "ecr", base)
+            gatherer.ecr_no_retry = no_retry
+            for task in gatherer.repository_tasks():
+                name = getattr(task, "__name__", "")
+                if req.simulating and name in ("_repository_policy", "_repository_tags"):
+                    key = "policy" if name == "_repository_policy" else "tags"
+
+                    def wrapped(task: Task = task, key: str = key) -> list[Task]:
+                        follow = list(task() or ())
+                        return follow + join.arrive(key)
+
+                    tasks.append(wrapped)
+                else:
+                    tasks.append(task)
+            return tasks
+
+        def iam_stage() -> None:
+            if req.method != "probe":
+                gatherer.iam = client("iam", "iam", base)
+            if req.simulating:
+                client("iam_sim", "iam", once)
+
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="ecrpy-check") as ex:
+            run_tasks(ex, gatherer.identity_tasks(), [ecr_stage, iam_stage])
+        return decide(req, probes, simulation[0] if simulation else None, out.identity, out)
