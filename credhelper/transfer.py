@@ -293,14 +293,16 @@ def _preflight(
 
     result = run_check(opts.image, opts.operation, create_repo=opts.create_repo)
     preflight = {"verdict": result.verdict, "elapsed_seconds": round(result.elapsed, 3)}
-    if result.verdict == "denied":
+    if result.verdict in ("denied", "refused"):
         sys.stderr.write(result.render() + "\n")
         cause = (
             result.problems[0] if result.problems else "the identity lacks a required permission"
         )
+        hint = f"nothing was sent; see the fix above (or: ecrpy check {opts.operation} {ref})"
+        if result.nearest_tags:
+            hint = "nearest tags: " + ", ".join(result.nearest_tags)
         raise RefusedError(
-            f"{opts.operation} of {ref} refused by the pre-flight check: {cause}",
-            hint=f"nothing was sent; see the fix above (or: ecrpy check {opts.operation} {ref})",
+            f"{opts.operation} of {ref} refused by the pre-flight check: {cause}", hint=hint
         )
     if result.verdict == "undetermined":
         if opts.strict:
@@ -344,6 +346,10 @@ def _repository_step(
         try:
             repo = ecr.describe()
         except PermissionError:
+            if facts.exists is True:
+                # The pre-flight's probes showed the repository exists; only its tag
+                # mutability is unknown, and ECR itself rejects an IMMUTABLE tag on PutImage.
+                return False
             warn(
                 f"cannot read repository {ref.repository} (ecr:DescribeRepositories denied); "
                 "going on"

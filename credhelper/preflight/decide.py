@@ -1,6 +1,16 @@
 """From the evidence to the verdict: cut the superset of actions down to what the operation
 needs once the repository facts are known, combine each action's evidence
-(``permissions.verdict``), add the repository-level outcomes and suggest a fix."""
+(``permissions.verdict``), add the repository-level outcomes and suggest a fix.
+
+Repository-level outcomes are not permissions and override the actions' verdict:
+
+* ``repository_missing`` (exit 5): a push without ``--create-repo`` or a pull outside any
+  pull-through cache prefix, to a repository that does not exist — with one suggestion line.
+  Whether ``ecr:CreateRepository`` would be allowed is still shown, so ``--create-repo`` is a
+  known quantity.
+* ``refused`` (exit 3, as ``ecrpy push/pull`` refuse): a push of an existing tag to an
+  IMMUTABLE repository; a pull of a tag or digest that does not exist (with the nearest tags,
+  as ``ecrpy pull`` gives them)."""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .result import CheckResult, Verdict
 
 if TYPE_CHECKING:
+    from ..ecr_repository import RepositoryFacts
     from ..permissions.actions import ImageRef, RequiredAction
     from ..permissions.gather import Gathered, Identity
     from ..permissions.probe import ProbeResult
@@ -76,7 +87,10 @@ def decide(
     sim: Simulation | None,
     ident: Identity,
     out: Gathered,
+    nearest: list[str] | None = None,
 ) -> CheckResult:
+    """The verdict (module doc). ``nearest``: the tags nearest a pulled tag that does not
+    exist, when they could be listed."""
     from ..permissions import actions as am
     from ..permissions import fix as fix_mod
     from ..permissions import verdict as vm
@@ -84,6 +98,8 @@ def decide(
 
     ref, reg = req.ref, req.registry
     facts = out.repository
+    notes: list[str] = []
+    _existence_from_probes(facts, probes, notes)
     prefix = am.pull_through_prefix(ref.repository, facts.pull_through_prefixes or [])
     required = am.required_actions(
         req.operation,
@@ -95,28 +111,44 @@ def decide(
         account=ident.account,
     )
     problems: list[str] = []
+    suggestion: str | None = None
     where = f"{reg.account_id or ident.account}/{reg.region}"
     missing = facts.exists is False
+    outcome: Verdict | None = None  # a repository-level outcome that overrides the actions
     if missing and req.operation == "push" and not req.create_repo:
-        problems.append(
-            f"repository {ref.repository} does not exist in {where}; create it or use --create-repo"
-        )
-        required.append(
-            next(r for r in superset(req, ident.account) if r.action == am.CREATE_REPOSITORY)
-        )
-    elif missing and req.operation == "pull" and prefix is None:
+        outcome = "repository_missing"
         problems.append(f"repository {ref.repository} does not exist in {where}")
-    tag_block = (
-        facts.push_blocked_by_tag(ref.tag if ref.digest is None else None)
-        if req.operation == "push"
-        else "no"
-    )
+        create = next(r for r in superset(req, ident.account) if r.action == am.CREATE_REPOSITORY)
+        required.append(create)
+    elif missing and req.operation == "pull" and prefix is None:
+        outcome = "repository_missing"
+        problems.append(f"repository {ref.repository} does not exist in {where}")
+        suggestion = (
+            "check the repository name and the registry; a pull-through cache rule whose "
+            "prefix covers it would create it on the first pull"
+        )
+    elif missing and req.operation == "pull" and prefix is not None:
+        notes.append(
+            f"first pull through cache prefix {prefix!r}: ECR imports the image "
+            "(ecr:BatchImportUpstreamImage) and creates the repository (ecr:CreateRepository); "
+            "a cross-account pull also needs the registry's private registry policy to allow "
+            "both (not readable here: not checked)"
+        )
+    tag = ref.tag if ref.digest is None else None
+    tag_block = facts.push_blocked_by_tag(tag) if req.operation == "push" else "no"
     if tag_block == "yes":
+        outcome = outcome or "refused"
         problems.append(
             f"tag {ref.tag} already exists in the IMMUTABLE repository "
             f"{ref.repository}: the push would be rejected "
             "(ImageTagAlreadyExistsException)"
         )
+    get_image = probes.get("ecr:BatchGetImage")
+    if req.operation == "pull" and not missing and get_image is not None:
+        if get_image.image_found is False:
+            outcome = outcome or "refused"
+            what = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag}"
+            problems.append(f"{what} not found in repository {ref.repository}")
 
     evaluator = evaluator_for(req, out, ident)
     verdicts = []
@@ -135,8 +167,16 @@ def decide(
         eval_ev = evaluator(r) if req.evaluating else vm.not_run("local evaluation not selected")
         verdicts.append(vm.combine(r.action, r.resource, probe_ev, sim_ev, eval_ev))
     verdict: Verdict = vm.overall(verdicts)
-    if problems:
-        verdict = "denied"
+    if outcome == "repository_missing" and req.operation == "push":
+        create_verdict = next(v.verdict for v in verdicts if v.action == am.CREATE_REPOSITORY)
+        suggestion = (
+            f"create it: ecrpy push --create-repo (ecr:CreateRepository is {create_verdict} "
+            f"for you), aws ecr create-repository --repository-name {ref.repository} "
+            f"--region {reg.region}, or a repository creation template for CREATE_ON_PUSH "
+            f"whose prefix covers {ref.repository}"
+        )
+    if outcome is not None:
+        verdict = outcome
     elif tag_block == "unknown" and facts.tag_mutability is not None and verdict == "allowed":
         # The tag question matters only where tags can be immutable; a repository that could
         # not be described at all is already a listed gap.
@@ -155,11 +195,6 @@ def decide(
             principal_arn=ident.principal_arn,
             partition=reg.partition,
         )
-        if missing and req.operation == "push" and not req.create_repo:
-            fix.notes.append(
-                f"create the repository: aws ecr create-repository "
-                f"--repository-name {ref.repository} --region {reg.region}"
-            )
     return CheckResult(
         ref,
         reg,
@@ -173,7 +208,32 @@ def decide(
         fix,
         prefix,
         ident.kind,
+        notes=notes,
+        suggestion=suggestion,
+        nearest_tags=nearest if verdict == "refused" and req.operation == "pull" else None,
     )
+
+
+def _existence_from_probes(
+    facts: RepositoryFacts, probes: dict[str, ProbeResult], notes: list[str]
+) -> None:
+    """An authorized probe answer tells whether the repository exists even when
+    DescribeRepositories is not allowed (the usual least-privilege pusher)."""
+    if facts.exists is not None:
+        return
+    from ..permissions.probe import REPOSITORY_GATE
+
+    if any(p.repository_missing for p in probes.values()):
+        facts.exists = False
+        notes.append("the repository's absence was shown by an authorized probe")
+        return
+    gate = probes.get(REPOSITORY_GATE)
+    if gate is not None and gate.outcome == "allowed":
+        facts.exists = True
+        notes.append(
+            f"the repository's existence was shown by an authorized probe ({gate.call}); "
+            "its tag mutability could not be read"
+        )
 
 
 def evaluator_for(req: CheckRequest, out: Gathered, ident: Identity) -> Evaluator:

@@ -19,7 +19,7 @@ from .result import METHODS, CheckResult
 
 if TYPE_CHECKING:
     from ..permissions.gather import Task
-    from ..permissions.probe import ProbeResult
+    from ..permissions.probe import Prober, ProbeResult
     from ..permissions.simulate import Simulation
 
 MAX_WORKERS = 16
@@ -59,6 +59,19 @@ def run_check(
     return result
 
 
+def _nearest_tags(client: Any, req: CheckRequest, profile: str | None) -> list[str] | None:
+    """The tags nearest a pulled tag that does not exist, as ``ecrpy pull`` lists them (None
+    when ecr:ListImages is not allowed)."""
+    from ..ecr_repository import Ecr, nearest_tags
+    from ..errors import EcrpyError
+
+    try:
+        tags = Ecr(client, req.registry, req.repo, profile).tags()
+    except EcrpyError:
+        return None
+    return None if tags is None else nearest_tags(req.ref.tag or "", tags)
+
+
 class _Join:
     """Submit ``task`` once every named prerequisite has arrived (from any worker)."""
 
@@ -76,6 +89,32 @@ class _Join:
         return [task]
 
 
+def _probe_tasks(prober: Prober, actions: list[str], probes: dict[str, ProbeResult]) -> list[Task]:
+    """One task per probe-able action. The probes that must not run against a missing
+    repository (``NEED_REPOSITORY``) follow the gate probe, and only when its authorized
+    answer showed that the repository exists."""
+    from ..permissions.probe import NEED_REPOSITORY, REPOSITORY_GATE
+
+    def task(action: str, fn: Callable[[], ProbeResult]) -> Task:
+        def run() -> list[Task]:
+            result = probes[action] = fn()
+            if action == REPOSITORY_GATE and result.outcome == "allowed":
+                if not result.repository_missing:
+                    return list(gated)
+            return []
+
+        return run
+
+    gated: list[Task] = []
+    tasks: list[Task] = []
+    for action in dict.fromkeys(actions):
+        fn = prober.for_action(action)
+        if fn is None:
+            continue
+        (gated if action in NEED_REPOSITORY else tasks).append(task(action, fn))
+    return tasks
+
+
 class _Check:
     def __init__(self, req: CheckRequest, profile: str | None, role_arn: str | None) -> None:
         self.req = req
@@ -90,6 +129,7 @@ class _Check:
 
         req = self.req
         if req.registry.public and req.operation == "pull":
+            # Say what was and was not checked rather than show an empty table under ALLOWED.
             return CheckResult(
                 req.ref,
                 req.registry,
@@ -100,6 +140,12 @@ class _Check:
                 [],
                 "allowed",
                 identity_type="anonymous",
+                notes=[
+                    "checked: an ECR Public pull is anonymous, so no AWS permission applies "
+                    "and no AWS identity is used",
+                    f"not checked: whether {req.ref} exists "
+                    "(ECR Public is not queried)",
+                ],
             )
         try:
             return self._run()
@@ -194,17 +240,11 @@ class _Check:
             tasks: list[Task] = []
             no_retry = client("ecr_once", "ecr", once)
             if req.probing:
-                prober = Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest)
-                for action in dict.fromkeys(r.action for r in superset(req, None)):
-                    fn = prober.for_action(action)
-                    if fn is not None:
-
-                        def probe_task(
-                            fn: Callable[[], ProbeResult] = fn, action: str = action
-                        ) -> None:
-                            probes[action] = fn()
-
-                        tasks.append(probe_task)
+                tasks += _probe_tasks(
+                    Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest),
+                    [r.action for r in superset(req, None)],
+                    probes,
+                )
             gatherer.ecr = client("ecr", "ecr", base)
             gatherer.ecr_no_retry = no_retry
             for task in gatherer.repository_tasks():
@@ -229,4 +269,16 @@ class _Check:
 
         with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="ecrpy-check") as ex:
             run_tasks(ex, gatherer.identity_tasks(), [ecr_stage, iam_stage])
-        return decide(req, probes, simulation[0] if simulation else None, out.identity, out)
+        nearest = None
+        get_image = probes.get("ecr:BatchGetImage")
+        if get_image is not None and get_image.image_found is False and ref.tag and not ref.digest:
+            nearest = _nearest_tags(clients["ecr_once"], req, self.profile)
+        result = decide(
+            req, probes, simulation[0] if simulation else None, out.identity, out, nearest
+        )
+        if reg.public:
+            result.notes.append(
+                "ECR Public: no probe exists and the repository was not looked up; the "
+                "verdict rests on the policies that could be read"
+            )
+        return result
