@@ -18,11 +18,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``check`` command."""
     p = sub.add_parser(
         "check",
-        help="will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied, 4 undetermined)",
+        help="will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied/refused, "
+        "4 undetermined, 5 repository missing)",
         description="Check before a docker push/pull whether the active AWS identity is "
         "allowed each required ECR action, from side-effect-free probes, IAM's simulator "
-        "and a local evaluation of the readable policies. Exit 0 allowed, 3 denied, "
-        "4 undetermined, 1 error, 2 usage.",
+        "and a local evaluation of the readable policies. Exit 0 allowed, 3 denied or "
+        "refused (immutable tag taken, tag missing), 4 undetermined, 5 repository missing, "
+        "1 error, 2 usage.",
     )
     p.add_argument("operation", choices=("push", "pull"), help="the docker operation")
     p.add_argument("image", metavar="IMAGE", help="REGISTRY/REPOSITORY[:TAG|@DIGEST]")

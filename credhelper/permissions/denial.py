@@ -51,14 +51,14 @@ FIX_BY_TYPE = {
 }
 
 NAMES = {
-    "scp": "a service control policy",
-    "rcp": "a resource control policy",
-    "vpce": "a VPC endpoint policy",
-    "boundary": "the permissions boundary",
-    "session": "a session policy",
-    "resource": "the repository policy",
-    "trust": "the role trust policy",
-    "identity": "the identity-based policies",
+    "scp": "service control policy",
+    "rcp": "resource control policy",
+    "vpce": "VPC endpoint policy",
+    "boundary": "permissions boundary",
+    "session": "session policy",
+    "resource": "resource-based policy (the repository policy)",
+    "trust": "role trust policy",
+    "identity": "identity-based policy",
 }
 
 
@@ -77,8 +77,9 @@ class Denial:
             return ""
         name = NAMES[self.policy_type]
         if self.explicit:
-            return f"an explicit deny in {name}"
-        return f"{name} does not allow it" if self.explicit is False else f"denied by {name}"
+            article = "an" if name[0] in "aeiou" else "a"
+            return f"an explicit deny in {article} {name}"
+        return f"no {name} allows it" if self.explicit is False else f"denied by a {name}"
 
 
 def parse(message: str) -> Denial:

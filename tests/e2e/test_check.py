@@ -589,7 +589,7 @@ def test_implicit_identity_denial_still_suggests_the_identity_statement(
     assert code == 3
     put = by_action(d)["ecr:PutImage"]
     assert put["denied_by"] == "identity"
-    assert "the identity-based policies does not allow it" in put["evidence"]["probe"]["detail"]
+    assert "no identity-based policy allows it" in put["evidence"]["probe"]["detail"]
     assert d["fix"]["identity_statement"]["Statement"][0]["Action"] == ["ecr:PutImage"]
 
 
