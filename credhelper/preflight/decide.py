@@ -88,9 +88,11 @@ def decide(
     ident: Identity,
     out: Gathered,
     nearest: list[str] | None = None,
+    templates: list[dict[str, Any]] | None = None,
 ) -> CheckResult:
     """The verdict (module doc). ``nearest``: the tags nearest a pulled tag that does not
-    exist, when they could be listed."""
+    exist, when they could be listed; ``templates``: the registry's repository creation
+    templates (None: not read)."""
     from ..permissions import actions as am
     from ..permissions import fix as fix_mod
     from ..permissions import verdict as vm
@@ -115,7 +117,27 @@ def decide(
     where = f"{reg.account_id or ident.account}/{reg.region}"
     missing = facts.exists is False
     outcome: Verdict | None = None  # a repository-level outcome that overrides the actions
-    if missing and req.operation == "push" and not req.create_repo:
+    own_registry = reg.account_id in (None, ident.account)  # templates are per registry
+    template = (
+        create_on_push_template(ref.repository, templates or [])
+        if missing and req.operation == "push" and not req.create_repo and own_registry
+        else None
+    )
+    if template is not None:
+        required.append(
+            am.RequiredAction(
+                am.CREATE_REPOSITORY,
+                am.repository_arn(reg, req.repo, ident.account),
+                f"ECR creates the repository on push (repository creation template {template!r})",
+            )
+        )
+        notes.append(
+            f"repository {ref.repository} does not exist; the repository creation template "
+            f"{template!r} (CREATE_ON_PUSH) makes ECR create it on the first push, which needs "
+            "ecr:CreateRepository; the template's own role (KMS keys, resource tags) is ECR's "
+            "and not checked"
+        )
+    elif missing and req.operation == "push" and not req.create_repo:
         outcome = "repository_missing"
         problems.append(f"repository {ref.repository} does not exist in {where}")
         create = next(r for r in superset(req, ident.account) if r.action == am.CREATE_REPOSITORY)
@@ -212,6 +234,24 @@ def decide(
         suggestion=suggestion,
         nearest_tags=nearest if verdict == "refused" and req.operation == "pull" else None,
     )
+
+
+def create_on_push_template(repository: str, templates: list[dict[str, Any]]) -> str | None:
+    """The prefix of the repository creation template that creates ``repository`` on push,
+    or None. ECR API reference, CreateRepositoryCreationTemplate ``prefix``: a prefix applies
+    to the repositories beginning with ``prefix/``; ``ROOT`` to every repository without a
+    more specific template. Only templates whose ``appliedFor`` has ``CREATE_ON_PUSH`` count."""
+    best: str | None = None
+    for t in templates:
+        if "CREATE_ON_PUSH" not in (t.get("appliedFor") or []):
+            continue
+        prefix = str(t.get("prefix") or "")
+        if prefix == "ROOT":
+            best = best or prefix
+        elif repository.startswith(prefix.rstrip("/") + "/"):
+            if best in (None, "ROOT") or len(prefix) > len(best or ""):
+                best = prefix
+    return best
 
 
 def _existence_from_probes(

@@ -18,7 +18,7 @@ from .decide import CheckRequest, decide, superset
 from .result import METHODS, CheckResult
 
 if TYPE_CHECKING:
-    from ..permissions.gather import Task
+    from ..permissions.gather import Gathered, Task
     from ..permissions.probe import Prober, ProbeResult
     from ..permissions.simulate import Simulation
 
@@ -57,6 +57,27 @@ def run_check(
     result = _Check(req, profile, role_arn).run()
     result.elapsed = time.monotonic() - started
     return result
+
+
+def _creation_templates(client: Any, out: Gathered) -> list[dict[str, Any]] | None:
+    """The registry's repository creation templates (None, and a gap, when unreadable): one
+    of them may create a missing repository on push (``CREATE_ON_PUSH``)."""
+    from ..permissions.gather import describe_error
+
+    # The call takes no registry id: it reads the caller's own registry (``decide`` uses the
+    # answer only when that is the registry checked).
+    try:
+        resp = client.describe_repository_creation_templates()
+    except Exception as exc:
+        out.gap(
+            "ecr:DescribeRepositoryCreationTemplates",
+            "whether a repository creation template creates a missing repository on push",
+            "info",
+            describe_error(exc),
+        )
+        return None
+    found = resp.get("repositoryCreationTemplates") or []
+    return [t for t in found if isinstance(t, dict)]
 
 
 def _nearest_tags(client: Any, req: CheckRequest, profile: str | None) -> list[str] | None:
@@ -143,8 +164,7 @@ class _Check:
                 notes=[
                     "checked: an ECR Public pull is anonymous, so no AWS permission applies "
                     "and no AWS identity is used",
-                    f"not checked: whether {req.ref} exists "
-                    "(ECR Public is not queried)",
+                    f"not checked: whether {req.ref} exists (ECR Public is not queried)",
                 ],
             )
         try:
@@ -202,6 +222,7 @@ class _Check:
         out = gatherer.out
         probes: dict[str, ProbeResult] = {}
         simulation: list[Simulation] = []
+        templates: list[list[dict[str, Any]]] = []  # one entry once read
 
         def simulation_task() -> None:
             ident = out.identity
@@ -245,6 +266,14 @@ class _Check:
                     [r.action for r in superset(req, None)],
                     probes,
                 )
+            if req.operation == "push" and not req.create_repo:
+
+                def templates_task() -> None:
+                    found = _creation_templates(no_retry, out)
+                    if found is not None:
+                        templates.append(found)
+
+                tasks.append(templates_task)
             gatherer.ecr = client("ecr", "ecr", base)
             gatherer.ecr_no_retry = no_retry
             for task in gatherer.repository_tasks():
@@ -274,7 +303,13 @@ class _Check:
         if get_image is not None and get_image.image_found is False and ref.tag and not ref.digest:
             nearest = _nearest_tags(clients["ecr_once"], req, self.profile)
         result = decide(
-            req, probes, simulation[0] if simulation else None, out.identity, out, nearest
+            req,
+            probes,
+            simulation[0] if simulation else None,
+            out.identity,
+            out,
+            nearest,
+            templates[0] if templates else None,
         )
         if reg.public:
             result.notes.append(

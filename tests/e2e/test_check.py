@@ -759,6 +759,43 @@ def test_least_privilege_pusher_learns_the_repository_is_missing_from_a_probe(
     assert aws.calls("InitiateLayerUpload") == aws.calls("PutImage") == 0
 
 
+@pytest.mark.parametrize("may_create", [True, False])
+def test_create_on_push_template_names_and_checks_create_repository(
+    aws: AwsServer, world: World, helper_env: dict[str, str], may_create: bool
+) -> None:
+    """A missing repository under a CREATE_ON_PUSH repository creation template is created by
+    ECR on the first push: not "missing", but ecr:CreateRepository is required and checked."""
+    actions = [*POWER_USER, "ecr:DescribeRepositoryCreationTemplates"]
+    if may_create:
+        actions.append("ecr:CreateRepository")
+    user = world.user("pu", managed=[world.policy("ecr-pu", doc(actions))])
+    env = as_user(helper_env, user)
+    missing = f"team-{world.uid}/app"
+    enforce(aws)
+    aws.ecr_front.set_creation_templates(
+        [
+            {"prefix": f"team-{world.uid}", "appliedFor": ["CREATE_ON_PUSH"]},
+            {"prefix": "ROOT", "appliedFor": ["PULL_THROUGH_CACHE"]},
+        ]
+    )
+    code, d, _ = check(env, "push", f"{HOST}/{missing}:v1")
+    validate(d)
+    assert d["repository"]["exists"] is False
+    create = by_action(d)["ecr:CreateRepository"]
+    assert any("CREATE_ON_PUSH" in n and f"team-{world.uid}" in n for n in d["notes"])
+    if may_create:
+        assert (code, d["verdict"], create["verdict"]) == (0, "allowed", "allowed")
+    else:
+        assert (code, d["verdict"], create["verdict"]) == (3, "denied", "denied")
+        assert d["fix"]["identity_statement"]["Statement"][0]["Action"] == ["ecr:CreateRepository"]
+    # the probes that could trigger the creation were not run
+    assert aws.calls("InitiateLayerUpload") == aws.calls("PutImage") == 0
+
+    aws.ecr_front.set_creation_templates([{"prefix": "other", "appliedFor": ["CREATE_ON_PUSH"]}])
+    code, d, _ = check(env, "push", f"{HOST}/{missing}:v1")
+    assert (code, d["verdict"]) == (5, "repository_missing")
+
+
 def test_immutable_repository_with_existing_tag_is_refused(
     aws: AwsServer, world: World, helper_env: dict[str, str]
 ) -> None:

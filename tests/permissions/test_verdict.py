@@ -477,3 +477,32 @@ def test_probe_evidence_carries_the_policy_type_and_the_fix_follows_it() -> None
         n.startswith("ecr:InitiateLayerUpload:") and "organization's administrators" in n
         for n in fix.notes
     )
+
+
+@pytest.mark.parametrize(
+    ("repository", "templates", "expected"),
+    [
+        ("team/app", [{"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"]}], "team"),
+        ("teamx/app", [{"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"]}], None),
+        ("team/app", [{"prefix": "team", "appliedFor": ["PULL_THROUGH_CACHE"]}], None),
+        ("app", [{"prefix": "ROOT", "appliedFor": ["REPLICATION", "CREATE_ON_PUSH"]}], "ROOT"),
+        (
+            "team/web/app",
+            [
+                {"prefix": "ROOT", "appliedFor": ["CREATE_ON_PUSH"]},
+                {"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"]},
+                {"prefix": "team/web", "appliedFor": ["CREATE_ON_PUSH"]},
+            ],
+            "team/web",
+        ),
+        ("app", [], None),
+    ],
+)
+def test_create_on_push_template_prefix_rules(
+    repository: str, templates: list[dict[str, object]], expected: str | None
+) -> None:
+    """ECR API reference, CreateRepositoryCreationTemplate ``prefix``: ``prod`` applies to
+    repositories beginning with ``prod/``; ``ROOT`` to those without a more specific one."""
+    from credhelper.preflight.decide import create_on_push_template
+
+    assert create_on_push_template(repository, templates) == expected  # type: ignore[arg-type]

@@ -24,6 +24,9 @@ moto is unlike ECR in three places a probe depends on (checked on moto 5.2.5):
   session-policy enforcement, so a test makes the front deny an operation the way such a policy
   would (``deny``), with AWS's wording and ECR's JSON ``AccessDeniedException``.
 
+moto has no repository creation templates either: DescribeRepositoryCreationTemplates answers
+what a test set with ``set_creation_templates`` (after moto's authorization check).
+
 The ECR-faithful answers are off until ``set_faithful(True)``: other suites seed moto's ECR with
 manifests whose blobs live in a separate docker registry (a shortcut with no ECR equivalent),
 which the faithful PutImage would refuse. Injected denials work either way.
@@ -65,6 +68,7 @@ class EcrFront:
         self._faithful = False
         self._denials: dict[str, tuple[str, bool]] = {}
         self.refused_manifests = 0  # PutImage answers turned into LayersNotFoundException
+        self._templates: list[dict[str, Any]] = []
 
     def set_faithful(self, enabled: bool) -> None:
         with self._lock:
@@ -78,8 +82,14 @@ class EcrFront:
         with self._lock:
             self._denials[operation] = (policy_type, explicit)
 
+    def set_creation_templates(self, templates: list[dict[str, Any]]) -> None:
+        """What DescribeRepositoryCreationTemplates answers (moto does not implement it)."""
+        with self._lock:
+            self._templates = [dict(t) for t in templates]
+
     def clear(self) -> None:
         with self._lock:
+            self._templates = []
             self._denials.clear()
             self._faithful = False
             self.refused_manifests = 0
@@ -100,7 +110,23 @@ class EcrFront:
             return self._put_image(environ, start_response)
         if faithful and op == "GetDownloadUrlForLayer":
             return self._download_url(environ, start_response)
+        if op == "DescribeRepositoryCreationTemplates":
+            return self._templates_answer(environ, start_response)
         return self.app(environ, start_response)
+
+    def _templates_answer(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """moto authorizes the call, then has no implementation: answer the templates a test
+        set, in ECR's shape (ECR API reference, DescribeRepositoryCreationTemplates)."""
+        body = _json_body(environ)
+        status, headers, raw = _call_buffered(self.app, environ)
+        if not status.startswith("500"):
+            return _pass(start_response, status, headers, raw)
+        with self._lock:
+            templates = list(self._templates)
+        doc = {"registryId": _account(body), "repositoryCreationTemplates": templates}
+        data = json.dumps(doc).encode()
+        start_response("200 OK", _headers(data))
+        return [data]
 
     def _denied(
         self,
