@@ -15,7 +15,7 @@ Repository-level outcomes are not permissions and override the actions' verdict:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .result import CheckResult, Verdict
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..permissions.gather import Gathered, Identity
     from ..permissions.probe import ProbeResult
     from ..permissions.simulate import Simulation
-    from ..permissions.verdict import Evidence
+    from ..permissions.verdict import ActionVerdict, Evidence
     from ..registry import Registry
 
 Evaluator = Callable[["RequiredAction"], "Evidence"]
@@ -81,6 +81,17 @@ def superset(req: CheckRequest, account: str | None) -> list[RequiredAction]:
     return actions
 
 
+@dataclass
+class _RepositoryOutcome:
+    """What the repository facts say, apart from permissions (module doc)."""
+
+    verdict: Verdict | None = None  # overrides the actions' verdict when set
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    suggestion: str | None = None
+    tag_block: str = "no"
+
+
 def decide(
     req: CheckRequest,
     probes: dict[str, ProbeResult],
@@ -96,7 +107,6 @@ def decide(
     from ..permissions import actions as am
     from ..permissions import fix as fix_mod
     from ..permissions import verdict as vm
-    from ..permissions.probe import not_probed
 
     ref, reg = req.ref, req.registry
     facts = out.repository
@@ -112,98 +122,24 @@ def decide(
         pull_through=prefix,
         account=ident.account,
     )
-    problems: list[str] = []
-    suggestion: str | None = None
-    where = f"{reg.account_id or ident.account}/{reg.region}"
-    missing = facts.exists is False
-    outcome: Verdict | None = None  # a repository-level outcome that overrides the actions
-    own_registry = reg.account_id in (None, ident.account)  # templates are per registry
-    template = (
-        create_on_push_template(ref.repository, templates or [])
-        if missing and req.operation == "push" and not req.create_repo and own_registry
-        else None
-    )
-    if template is not None:
-        required.append(
-            am.RequiredAction(
-                am.CREATE_REPOSITORY,
-                am.repository_arn(reg, req.repo, ident.account),
-                f"ECR creates the repository on push (repository creation template {template!r})",
-            )
-        )
-        notes.append(
-            f"repository {ref.repository} does not exist; the repository creation template "
-            f"{template!r} (CREATE_ON_PUSH) makes ECR create it on the first push, which needs "
-            "ecr:CreateRepository; the template's own role (KMS keys, resource tags) is ECR's "
-            "and not checked"
-        )
-    elif missing and req.operation == "push" and not req.create_repo:
-        outcome = "repository_missing"
-        problems.append(f"repository {ref.repository} does not exist in {where}")
-        create = next(r for r in superset(req, ident.account) if r.action == am.CREATE_REPOSITORY)
-        required.append(create)
-    elif missing and req.operation == "pull" and prefix is None:
-        outcome = "repository_missing"
-        problems.append(f"repository {ref.repository} does not exist in {where}")
-        suggestion = (
-            "check the repository name and the registry; a pull-through cache rule whose "
-            "prefix covers it would create it on the first pull"
-        )
-    elif missing and req.operation == "pull" and prefix is not None:
-        notes.append(
-            f"first pull through cache prefix {prefix!r}: ECR imports the image "
-            "(ecr:BatchImportUpstreamImage) and creates the repository (ecr:CreateRepository); "
-            "a cross-account pull also needs the registry's private registry policy to allow "
-            "both (not readable here: not checked)"
-        )
-    tag = ref.tag if ref.digest is None else None
-    tag_block = facts.push_blocked_by_tag(tag) if req.operation == "push" else "no"
-    if tag_block == "yes":
-        outcome = outcome or "refused"
-        problems.append(
-            f"tag {ref.tag} already exists in the IMMUTABLE repository "
-            f"{ref.repository}: the push would be rejected "
-            "(ImageTagAlreadyExistsException)"
-        )
-    get_image = probes.get("ecr:BatchGetImage")
-    if req.operation == "pull" and not missing and get_image is not None:
-        if get_image.image_found is False:
-            outcome = outcome or "refused"
-            what = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag}"
-            problems.append(f"{what} not found in repository {ref.repository}")
-
-    evaluator = evaluator_for(req, out, ident)
-    verdicts = []
-    for r in required:
-        if req.probing:
-            p = probes.get(r.action)
-            probe_ev = vm.probe_evidence(p if p is not None else not_probed(r.action))
-        else:
-            probe_ev = vm.probe_evidence(None)
-        sim_ev = vm.simulation_evidence(
-            sim.get(r.action, r.resource) if sim is not None else None,
-            sim,
-            ident.kind,
-            facts.policy_state == "present",
-        )
-        eval_ev = evaluator(r) if req.evaluating else vm.not_run("local evaluation not selected")
-        verdicts.append(vm.combine(r.action, r.resource, probe_ev, sim_ev, eval_ev))
+    repo = _repository_outcome(req, ident, facts, prefix, probes, templates, required)
+    verdicts = _action_verdicts(req, required, probes, sim, ident, out)
     verdict: Verdict = vm.overall(verdicts)
-    if outcome == "repository_missing" and req.operation == "push":
-        create_verdict = next(v.verdict for v in verdicts if v.action == am.CREATE_REPOSITORY)
-        suggestion = (
-            f"create it: ecrpy push --create-repo (ecr:CreateRepository is {create_verdict} "
+    if repo.verdict == "repository_missing" and req.operation == "push":
+        create = next(v.verdict for v in verdicts if v.action == am.CREATE_REPOSITORY)
+        repo.suggestion = (
+            f"create it: ecrpy push --create-repo (ecr:CreateRepository is {create} "
             f"for you), aws ecr create-repository --repository-name {ref.repository} "
             f"--region {reg.region}, or a repository creation template for CREATE_ON_PUSH "
             f"whose prefix covers {ref.repository}"
         )
-    if outcome is not None:
-        verdict = outcome
-    elif tag_block == "unknown" and facts.tag_mutability is not None and verdict == "allowed":
+    if repo.verdict is not None:
+        verdict = repo.verdict
+    elif repo.tag_block == "unknown" and facts.tag_mutability is not None and verdict == "allowed":
         # The tag question matters only where tags can be immutable; a repository that could
         # not be described at all is already a listed gap.
         verdict = "undetermined"
-        problems.append(
+        repo.problems.append(
             f"cannot tell whether tag {ref.tag} already exists in the "
             "IMMUTABLE repository (a push would then be rejected)"
         )
@@ -226,14 +162,120 @@ def decide(
         out,
         verdicts,
         verdict,
-        problems,
+        repo.problems,
         fix,
         prefix,
         ident.kind,
-        notes=notes,
-        suggestion=suggestion,
+        notes=notes + repo.notes,
+        suggestion=repo.suggestion,
         nearest_tags=nearest if verdict == "refused" and req.operation == "pull" else None,
     )
+
+
+def _repository_outcome(
+    req: CheckRequest,
+    ident: Identity,
+    facts: RepositoryFacts,
+    prefix: str | None,
+    probes: dict[str, ProbeResult],
+    templates: list[dict[str, Any]] | None,
+    required: list[RequiredAction],
+) -> _RepositoryOutcome:
+    """Missing repository, create-on-push, first pull-through pull, taken or missing tag.
+    Appends to ``required`` the actions a repository creation needs."""
+    from ..permissions import actions as am
+
+    ref, reg = req.ref, req.registry
+    res = _RepositoryOutcome()
+    where = f"{reg.account_id or ident.account}/{reg.region}"
+    missing = facts.exists is False
+    pushing = missing and req.operation == "push" and not req.create_repo
+    own_registry = reg.account_id in (None, ident.account)  # templates are per registry
+    template = (
+        create_on_push_template(ref.repository, templates or [])
+        if pushing and own_registry
+        else None
+    )
+    if template is not None:
+        required.append(
+            am.RequiredAction(
+                am.CREATE_REPOSITORY,
+                am.repository_arn(reg, req.repo, ident.account),
+                f"ECR creates the repository on push (repository creation template {template!r})",
+            )
+        )
+        res.notes.append(
+            f"repository {ref.repository} does not exist; the repository creation template "
+            f"{template!r} (CREATE_ON_PUSH) makes ECR create it on the first push, which needs "
+            "ecr:CreateRepository; the template's own role (KMS keys, resource tags) is ECR's "
+            "and not checked"
+        )
+    elif pushing:
+        res.verdict = "repository_missing"
+        res.problems.append(f"repository {ref.repository} does not exist in {where}")
+        create = next(r for r in superset(req, ident.account) if r.action == am.CREATE_REPOSITORY)
+        required.append(create)
+    elif missing and req.operation == "pull" and prefix is None:
+        res.verdict = "repository_missing"
+        res.problems.append(f"repository {ref.repository} does not exist in {where}")
+        res.suggestion = (
+            "check the repository name and the registry; a pull-through cache rule whose "
+            "prefix covers it would create it on the first pull"
+        )
+    elif missing and req.operation == "pull":
+        res.notes.append(
+            f"first pull through cache prefix {prefix!r}: ECR imports the image "
+            "(ecr:BatchImportUpstreamImage) and creates the repository (ecr:CreateRepository); "
+            "a cross-account pull also needs the registry's private registry policy to allow "
+            "both (not readable here: not checked)"
+        )
+    if req.operation == "push":
+        res.tag_block = facts.push_blocked_by_tag(ref.tag if ref.digest is None else None)
+    if res.tag_block == "yes":
+        res.verdict = res.verdict or "refused"
+        res.problems.append(
+            f"tag {ref.tag} already exists in the IMMUTABLE repository "
+            f"{ref.repository}: the push would be rejected "
+            "(ImageTagAlreadyExistsException)"
+        )
+    get_image = probes.get("ecr:BatchGetImage")
+    if req.operation == "pull" and not missing and get_image is not None:
+        if get_image.image_found is False:
+            res.verdict = res.verdict or "refused"
+            what = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag}"
+            res.problems.append(f"{what} not found in repository {ref.repository}")
+    return res
+
+
+def _action_verdicts(
+    req: CheckRequest,
+    required: list[RequiredAction],
+    probes: dict[str, ProbeResult],
+    sim: Simulation | None,
+    ident: Identity,
+    out: Gathered,
+) -> list[ActionVerdict]:
+    """Each required action's evidence from the chosen sources, combined."""
+    from ..permissions import verdict as vm
+    from ..permissions.probe import not_probed
+
+    evaluator = evaluator_for(req, out, ident)
+    verdicts = []
+    for r in required:
+        if req.probing:
+            p = probes.get(r.action)
+            probe_ev = vm.probe_evidence(p if p is not None else not_probed(r.action))
+        else:
+            probe_ev = vm.probe_evidence(None)
+        sim_ev = vm.simulation_evidence(
+            sim.get(r.action, r.resource) if sim is not None else None,
+            sim,
+            ident.kind,
+            out.repository.policy_state == "present",
+        )
+        eval_ev = evaluator(r) if req.evaluating else vm.not_run("local evaluation not selected")
+        verdicts.append(vm.combine(r.action, r.resource, probe_ev, sim_ev, eval_ev))
+    return verdicts
 
 
 def create_on_push_template(repository: str, templates: list[dict[str, Any]]) -> str | None:
