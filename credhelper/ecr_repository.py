@@ -1,9 +1,12 @@
-"""The ECR control-plane calls a transfer needs (repository and image facts), in ecrpy's words."""
+"""The ECR control-plane calls a transfer needs (repository and image facts), in ecrpy's words,
+and :class:`RepositoryFacts`, what is known about one repository (the one place that answers
+"would an IMMUTABLE tag block this push?")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import EcrpyError, RefusedError
 
@@ -12,6 +15,71 @@ if TYPE_CHECKING:
 
 NEAREST = 5
 MAX_TAGS_LISTED = 10_000
+
+TagBlock = Literal["yes", "no", "unknown"]
+
+
+@dataclass
+class RepositoryFacts:
+    """What ECR says about the repository. ``None`` means unknown (could not be read).
+
+    ``exclusion_filters``: the ``imageTagMutabilityExclusionFilters`` wildcards of a
+    ``*_WITH_EXCLUSION`` repository (tags that behave the other way round)."""
+
+    exists: bool | None = None
+    tag_mutability: str | None = None
+    tag_exists: bool | None = None
+    policy_state: Literal["present", "none", "unreadable", "unknown"] = "unknown"
+    policy_text: str | None = None
+    tags: dict[str, str] | None = None
+    pull_through_prefixes: list[str] | None = None
+    exclusion_filters: list[str] | None = None
+
+    def tag_immutable(self, tag: str | None) -> bool | None:
+        """Whether ``tag`` cannot be overwritten in this repository (None: unknown).
+
+        ECR API reference, CreateRepository ``imageTagMutability``: ``IMMUTABLE`` prevents
+        overwriting every tag; ``IMMUTABLE_WITH_EXCLUSION`` every tag except those matching an
+        exclusion filter; ``MUTABLE_WITH_EXCLUSION`` only the tags matching a filter."""
+        mutability = self.tag_mutability
+        if mutability is None or tag is None:
+            return None if mutability is None else False
+        if mutability == "IMMUTABLE":
+            return True
+        if mutability.endswith("_WITH_EXCLUSION"):
+            if self.exclusion_filters is None:
+                return None
+            excluded = any(_wildcard(f, tag) for f in self.exclusion_filters)
+            return excluded != mutability.startswith("IMMUTABLE")
+        return False if mutability == "MUTABLE" else None
+
+    def push_blocked_by_tag(self, tag: str | None) -> TagBlock:
+        """Would a push of ``tag`` be rejected with ``ImageTagAlreadyExistsException``?
+        ``tag`` None (a push by digest) never is."""
+        if tag is None:
+            return "no"
+        immutable = self.tag_immutable(tag)
+        if immutable is False:
+            return "no"
+        if immutable is None:
+            return "unknown"
+        if self.tag_exists is None:
+            return "unknown"
+        return "yes" if self.tag_exists else "no"
+
+    def describe(self, repository: dict[str, Any]) -> None:
+        """Take the facts from one ``DescribeRepositories`` entry."""
+        self.exists = True
+        self.tag_mutability = str(repository.get("imageTagMutability") or "MUTABLE")
+        filters = repository.get("imageTagMutabilityExclusionFilters") or []
+        self.exclusion_filters = [str(f.get("filter", "")) for f in filters if isinstance(f, dict)]
+
+
+def _wildcard(pattern: str, text: str) -> bool:
+    """ECR's WILDCARD filter: ``*`` matches any run of characters, everything else itself."""
+    import fnmatch
+
+    return fnmatch.fnmatchcase(text, pattern.replace("[", "[[]").replace("?", "[?]"))
 
 
 # -- ECR (repository facts; the control plane, not the registry) ---------------------------------

@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from .ecr_repository import NEAREST, Ecr, nearest_tags
+from .ecr_repository import NEAREST, Ecr, RepositoryFacts, nearest_tags
 from .engine import (
     ENGINE_TIMEOUT,
     OPERATIONS,
@@ -204,7 +204,7 @@ def run(
             )
 
     preflight: dict[str, Any] | None = None
-    facts: Any = None
+    facts: RepositoryFacts | None = None
     repository_created = False
     with _expired_credentials(profile):
         if opts.check:
@@ -287,20 +287,23 @@ def _local_size(api: Any, reference: str) -> int | None:
 
 def _preflight(
     opts: Options, ref: ImageRef, warn: Callable[[str], None]
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[RepositoryFacts, dict[str, Any]]:
     import sys
 
-    from .cli.check import run_check
+    from .preflight import run_check
 
     result = run_check(opts.image, opts.operation, create_repo=opts.create_repo)
     preflight = {"verdict": result.verdict, "elapsed_seconds": round(result.elapsed, 3)}
-    if result.verdict == "denied":
+    if result.verdict in ("denied", "refused"):
         sys.stderr.write(result.render() + "\n")
-        problems = list(getattr(result, "problems", []) or [])
-        cause = problems[0] if problems else "the identity lacks a required permission"
+        cause = (
+            result.problems[0] if result.problems else "the identity lacks a required permission"
+        )
+        hint = f"nothing was sent; see the fix above (or: ecrpy check {opts.operation} {ref})"
+        if result.nearest_tags:
+            hint = "nearest tags: " + ", ".join(result.nearest_tags)
         raise RefusedError(
-            f"{opts.operation} of {ref} refused by the pre-flight check: {cause}",
-            hint=f"nothing was sent; see the fix above (or: ecrpy check {opts.operation} {ref})",
+            f"{opts.operation} of {ref} refused by the pre-flight check: {cause}", hint=hint
         )
     if result.verdict == "undetermined":
         if opts.strict:
@@ -324,7 +327,7 @@ def _repository_step(
     reg: Registry,
     profile: str | None,
     role_arn: str | None,
-    facts: Any,
+    facts: RepositoryFacts | None,
     warn: Callable[[str], None],
 ) -> bool:
     """Refuse a push that is sure to fail; create the repository if asked. True if created.
@@ -333,32 +336,31 @@ def _repository_step(
     404 before any layer moves, and ``_explain_missing`` then asks ECR why."""
     if opts.operation == "pull":
         return False
-    exists = getattr(facts, "exists", None)
-    mutability = getattr(facts, "tag_mutability", None)
-    tag_exists = getattr(facts, "tag_exists", None)
-    needs_calls = (
-        exists is not True
-        or (str(mutability or "").startswith("IMMUTABLE") and tag_exists is None)
-        or (mutability is None)
-    )
-    if not needs_calls:
-        if str(mutability or "").startswith("IMMUTABLE") and tag_exists:
-            raise _immutable(ref)
+    facts = RepositoryFacts() if facts is None else facts
+    block = facts.push_blocked_by_tag(ref.tag)
+    if facts.exists is True and block == "yes":
+        raise _immutable(ref)
+    if facts.exists is True and block == "no":
         return False
     ecr = _ecr(reg, ref, profile, role_arn)
-    if exists is not True or mutability is None:
+    if facts.exists is not True or facts.tag_mutability is None:
         try:
             repo = ecr.describe()
         except PermissionError:
+            if facts.exists is True:
+                # The pre-flight's probes showed the repository exists; only its tag
+                # mutability is unknown, and ECR itself rejects an IMMUTABLE tag on PutImage.
+                return False
             warn(
                 f"cannot read repository {ref.repository} (ecr:DescribeRepositories denied); "
                 "going on"
             )
             return False
-        exists = repo is not None
-        if repo is not None:
-            mutability = repo.get("imageTagMutability")
-    if not exists:
+        if repo is None:
+            facts.exists = False
+        else:
+            facts.describe(repo)
+    if not facts.exists:
         if opts.operation == "push" and opts.create_repo:
             ecr.create(opts.immutable, opts.scan_on_push, opts.kms_key)
             return True
@@ -367,11 +369,10 @@ def _repository_step(
             hint="create it (aws ecr create-repository --repository-name "
             f"{ref.repository} --region {reg.region}) or use --create-repo",
         )
-    if str(mutability or "").startswith("IMMUTABLE"):
-        if tag_exists is None:
-            tag_exists = ecr.image_exists(ref.tag, None)
-        if tag_exists:
-            raise _immutable(ref)
+    if facts.push_blocked_by_tag(ref.tag) == "unknown" and facts.tag_exists is None:
+        facts.tag_exists = ecr.image_exists(ref.tag, None)
+    if facts.push_blocked_by_tag(ref.tag) == "yes":
+        raise _immutable(ref)
     return False
 
 

@@ -57,6 +57,7 @@ def _reset_knobs(server: AwsServer) -> None:
     server.clear_latency()
     server.set_token_ttl(DEFAULT_TOKEN_TTL)
     server.reset_counts()
+    server.ecr_front.clear()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,12 @@
 * Explicitly denied actions: no Allow can help; the fix names each Deny statement to remove
   or narrow.
 
+* Denials whose AccessDenied message named a policy type other than identity-based (an SCP, an
+  RCP, a VPC endpoint policy, the permissions boundary, a session policy, the repository policy;
+  see ``permissions.denial``): no identity statement can lift them, so none is suggested; a note
+  says who can change the deciding policy ("an SCP denies this: ask your organization's
+  administrators").
+
 Undetermined actions are not added (ecrpy does not know they are missing); they are listed in
 ``notes``.
 """
@@ -22,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .denial import FIX_BY_TYPE
 from .verdict import ActionVerdict
 
 VERSION = "2012-10-17"
@@ -67,6 +74,13 @@ def suggest(
     """The fix for the denied actions in ``verdicts`` (module doc)."""
     fix = Fix()
     denied = [v for v in verdicts if v.verdict == "denied"]
+    elsewhere: dict[str, list[str]] = {}
+    for v in denied:
+        if v.denied_by not in (None, "identity"):
+            elsewhere.setdefault(str(v.denied_by), []).append(v.action)
+    for kind, names in elsewhere.items():
+        fix.notes.append(f"{', '.join(names)}: {FIX_BY_TYPE[kind]}")
+    denied = [v for v in denied if v.denied_by in (None, "identity")]
     explicit = [v for v in denied if v.explicit_deny]
     implicit = [v for v in denied if not v.explicit_deny]
     for v in explicit:

@@ -25,8 +25,9 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from ..ecr_repository import RepositoryFacts
 from .call_errors import describe_error, error_code
 from .caller_policies import IDENTITY_KNOWN, CallerPolicies, parse_caller
 from .findings import Affects, FoundPolicy, Gap, Identity
@@ -56,19 +57,6 @@ __all__ = [
     "parse_caller",
     "run_tasks",
 ]
-
-
-@dataclass
-class RepositoryFacts:
-    """What ECR says about the repository. ``None`` means unknown (could not be read)."""
-
-    exists: bool | None = None
-    tag_mutability: str | None = None
-    tag_exists: bool | None = None
-    policy_state: Literal["present", "none", "unreadable", "unknown"] = "unknown"
-    policy_text: str | None = None
-    tags: dict[str, str] | None = None
-    pull_through_prefixes: list[str] | None = None
 
 
 @dataclass
@@ -197,8 +185,8 @@ class Gatherer:
             return None
         facts.exists = bool(repos)
         if repos:
-            facts.tag_mutability = str(repos[0].get("imageTagMutability") or "MUTABLE")
-            if self.check_tag and facts.tag_mutability.startswith("IMMUTABLE") and self.tag:
+            facts.describe(repos[0])
+            if self.check_tag and self.tag and facts.tag_immutable(self.tag) is not False:
                 return [self._tag_exists]
         return None
 

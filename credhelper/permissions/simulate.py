@@ -172,6 +172,6 @@ def simulate(
         except Exception as exc:
             reason = describe_error(exc)
             if type(exc).__name__ == "ResponseParserError" or reason.startswith("5"):
-                reason = f"{reason} (the endpoint failed; moto does not implement it)"
+                reason = f"{reason} (the endpoint failed or does not implement it)"
             return Simulation(available=False, reason=f"iam:SimulatePrincipalPolicy: {reason}")
     return sim

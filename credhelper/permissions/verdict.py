@@ -70,6 +70,9 @@ class Evidence:
     explicit: bool = False
     assumptions: tuple[str, ...] = ()
     statements: tuple[dict[str, object], ...] = ()
+    # The policy type AWS named in its AccessDenied message (``permissions.denial``): scp,
+    # rcp, vpce, boundary, session, resource, trust, identity; None when not said.
+    denied_by: str | None = None
 
     @property
     def conclusive(self) -> bool:
@@ -81,6 +84,7 @@ class Evidence:
             "detail": self.detail,
             "explicit_deny": self.explicit,
             "assumptions": list(self.assumptions),
+            "denied_by": self.denied_by,
         }
 
 
@@ -92,7 +96,13 @@ def probe_evidence(result: ProbeResult | None) -> Evidence:
     """Evidence from a probe (None: probing was not chosen)."""
     if result is None:
         return not_run("probing not selected")
-    return Evidence(result.outcome, result.detail)
+    denial = result.denial
+    return Evidence(
+        result.outcome,
+        result.detail,
+        explicit=bool(denial is not None and denial.explicit),
+        denied_by=denial.policy_type if denial is not None else None,
+    )
 
 
 def simulation_evidence(
@@ -233,12 +243,20 @@ class ActionVerdict:
     def explicit_deny(self) -> bool:
         return any(e.explicit for e in self.evidence.values())
 
+    @property
+    def denied_by(self) -> str | None:
+        """The policy type AWS named for a denial (only a probe hears AWS say it)."""
+        if self.verdict != "denied" or self.decided_by is None:
+            return None
+        return self.evidence[self.decided_by].denied_by
+
     def as_dict(self) -> dict[str, object]:
         return {
             "action": self.action,
             "resource": self.resource,
             "verdict": self.verdict,
             "decided_by": self.decided_by,
+            "denied_by": self.denied_by,
             "assumptions": list(self.assumptions),
             "evidence": {k: self.evidence[k].as_dict() for k in SOURCES},
             "reasons": list(self.reasons),

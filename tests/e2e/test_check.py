@@ -1,11 +1,15 @@
-"""``ecrpy check`` as a real process against moto with IAM enforcement on.
+"""``ecrpy check`` as a real process against moto with IAM enforcement on, behind the
+ECR-faithful front (tests/support/ecr_front.py).
 
-moto only enforces *identity* policies (users, groups, roles) and only against resource ``*``;
-it has no SimulatePrincipalPolicy (the simulation is always "unavailable" here) and answers
-GetDownloadUrlForLayer with a 500 (that probe is always inconclusive here). The tests are built
-around that: every IAM entity is created with the admin keys *before* enforcement is switched on
-(moto then needs real users with access keys), names are unique per test, and the test users get
-read access to their own IAM policies unless a test is about not having it.
+moto only enforces *identity* policies (users, groups, roles) and only against resource ``*``,
+and has no SimulatePrincipalPolicy (the simulation is always "unavailable" here). Where moto is
+unlike ECR for a probe (PutImage of a manifest whose blobs do not exist, GetDownloadUrlForLayer)
+the front answers as ECR documents while moto still decides the authorization; ``enforce``
+switches it on together with IAM enforcement. Policy types moto cannot evaluate (SCPs, RCPs,
+boundaries, session and VPC endpoint policies) are played by the front's ``deny``, with AWS's
+AccessDenied wording. Every IAM entity is created with the admin keys *before* enforcement is
+switched on (moto then needs real users with access keys), names are unique per test, and the
+test users get read access to their own IAM policies unless a test is about not having it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.e2e.test_transfer import World as TransferWorld
 from tests.support import (
     MOTO_ACCOUNT,
     MOTO_REGION,
@@ -29,6 +34,8 @@ from tests.support import (
     write_config,
 )
 from tests.support.aws_server import AwsServer
+from tests.support.dockerd import Dockerd
+from tests.support.registry_server import RegistryServer
 
 pytestmark = pytest.mark.e2e
 HOST = ecr_host()
@@ -105,7 +112,20 @@ CHECK_OPS = [
     "GetDownloadUrlForLayer",
     "UploadLayerPart",
     "CompleteLayerUpload",
+    "InitiateLayerUpload",
+    "PutImage",
     "GetAuthorizationToken",
+]
+# AWS's minimal push policy (ECR User Guide, "Pushing an image": the IAM permissions
+# required to push), in the order ecrpy lists them: no IAM read, no DescribeRepositories.
+LEAST_PRIVILEGE_PUSH = [
+    "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
 ]
 
 
@@ -139,6 +159,21 @@ class World:
             repositoryName=name, imageTagMutability="IMMUTABLE" if immutable else "MUTABLE"
         )
         return name
+
+    def tag(self, repo: str, tag: str) -> None:
+        """Make REPO:TAG exist (a manifest whose blobs live nowhere: call before ``enforce``,
+        while the ECR-faithful front is off)."""
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 2,
+                "digest": "sha256:" + uuid.uuid4().hex * 2,
+            },
+            "layers": [],
+        }
+        self.ecr.put_image(repositoryName=repo, imageManifest=json.dumps(manifest), imageTag=tag)
 
     def policy(self, base: str, document: str) -> str:
         arn: str = self.iam.create_policy(PolicyName=self.name(base), PolicyDocument=document)[
@@ -194,7 +229,7 @@ def check(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str]:
     """Run ``ecrpy check ARGS --json``; (exit code, document, stderr)."""
     proc = run_ecrpy(env, "check", *args, "--json")
     out = proc.stdout.decode()
-    assert proc.returncode in (0, 3, 4), (proc.returncode, out, proc.stderr.decode())
+    assert proc.returncode in (0, 3, 4, 5), (proc.returncode, out, proc.stderr.decode())
     return proc.returncode, json.loads(out), proc.stderr.decode()
 
 
@@ -203,25 +238,49 @@ def by_action(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def enforce(aws: AwsServer) -> None:
-    """Switch IAM enforcement on once the world is built; count only ecrpy's calls."""
+    """Switch IAM enforcement and the ECR-faithful front on once the world is built; count
+    only ecrpy's calls."""
+    aws.ecr_front.set_faithful(True)
     aws.enable_iam_auth()
     aws.reset_counts()
 
 
-def assert_nothing_created(aws: AwsServer) -> None:
-    """ecrpy check never calls anything that creates state."""
-    for op in ("InitiateLayerUpload", "PutImage", "CreateRepository", "BatchImportUpstreamImage"):
+def repository_state(repo: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+    """(images as (digest, tags), layers) of REPO as moto's ECR holds them (read in-process:
+    no AWS call, so no IAM enforcement in the way)."""
+    from moto.ecr.models import ecr_backends
+
+    r = ecr_backends[MOTO_ACCOUNT][MOTO_REGION].repositories[repo]
+    images = sorted((img.get_image_digest(), tuple(img.image_tags)) for img in r.images)
+    return images, sorted(r.layers)
+
+
+def open_uploads(repo: str) -> int:
+    from moto.ecr.models import ecr_backends
+
+    return len(ecr_backends[MOTO_ACCOUNT][MOTO_REGION].repositories[repo].uploads)
+
+
+def assert_nothing_created(aws: AwsServer, repo: str | None = None, before: Any = None) -> None:
+    """ecrpy check creates no repository, image, layer or tag: the creating calls are never
+    made, and the probes that reach further (InitiateLayerUpload, PutImage) leave the
+    repository exactly as it was."""
+    for op in ("CreateRepository", "BatchImportUpstreamImage"):
         assert aws.calls(op) == 0, op
+    if repo is not None:
+        assert repository_state(repo) == (before or ([], []))
 
 
 # -- the schema of --json ----------------------------------------------------------------------
 
 EVIDENCE_RESULTS = {"allowed", "denied", "inconclusive", "unavailable", "not_run"}
 VERDICTS = {"allowed", "denied", "undetermined"}
+EXIT = {"allowed": 0, "denied": 3, "refused": 3, "undetermined": 4, "repository_missing": 5}
+POLICY_TYPES = {"scp", "rcp", "vpce", "boundary", "session", "resource", "trust", "identity"}
 
 
 def validate(d: dict[str, Any]) -> None:
-    """The shape documented in credhelper/cli/check.py and docs/check-json-schema.md."""
+    """The shape documented in credhelper/preflight/result.py and docs/check-json-schema.md."""
     assert set(d) == {
         "schema",
         "image",
@@ -234,6 +293,9 @@ def validate(d: dict[str, Any]) -> None:
         "verdict",
         "exit_code",
         "problems",
+        "suggestion",
+        "nearest_tags",
+        "notes",
         "actions",
         "gaps",
         "fix",
@@ -257,15 +319,19 @@ def validate(d: dict[str, Any]) -> None:
     assert d["operation"] in ("push", "pull")
     assert d["method"] in ("auto", "probe", "simulate", "evaluate")
     assert set(d["identity"]) == {"caller_arn", "principal_arn", "account", "type"}
-    assert d["verdict"] in VERDICTS
-    assert d["exit_code"] == {"allowed": 0, "denied": 3, "undetermined": 4}[d["verdict"]]
-    assert all(isinstance(p, str) for p in d["problems"])
+    assert d["verdict"] in EXIT
+    assert d["exit_code"] == EXIT[d["verdict"]]
+    assert all(isinstance(p, str) for p in d["problems"] + d["notes"])
+    assert d["suggestion"] is None or isinstance(d["suggestion"], str)
+    assert d["nearest_tags"] is None or all(isinstance(t, str) for t in d["nearest_tags"])
+    assert "moto" not in json.dumps(d).lower()  # never the test double's name
     for a in d["actions"]:
         assert set(a) == {
             "action",
             "resource",
             "verdict",
             "decided_by",
+            "denied_by",
             "assumptions",
             "evidence",
             "reasons",
@@ -273,11 +339,13 @@ def validate(d: dict[str, Any]) -> None:
         }
         assert a["verdict"] in VERDICTS
         assert a["decided_by"] in ("probe", "simulation", "evaluation", None)
+        assert a["denied_by"] is None or a["denied_by"] in POLICY_TYPES
         assert set(a["evidence"]) == {"probe", "simulation", "evaluation"}
         for ev in a["evidence"].values():
-            assert set(ev) == {"result", "detail", "explicit_deny", "assumptions"}
+            assert set(ev) == {"result", "detail", "explicit_deny", "assumptions", "denied_by"}
             assert ev["result"] in EVIDENCE_RESULTS
             assert isinstance(ev["explicit_deny"], bool)
+            assert ev["denied_by"] is None or ev["denied_by"] in POLICY_TYPES
         assert all(isinstance(r, str) for r in a["reasons"] + a["disagreements"])
     for g in d["gaps"]:
         assert set(g) == {"call", "subject", "affects", "reason"}
@@ -305,10 +373,12 @@ def validate(d: dict[str, Any]) -> None:
 # -- the cases ---------------------------------------------------------------------------------
 
 
-def test_read_only_user_may_pull_but_not_push(
+def test_read_only_user_may_pull_but_is_denied_push_at_initiate_layer_upload(
     aws: AwsServer, world: World, helper_env: dict[str, str]
 ) -> None:
     repo = world.repo()
+    world.tag(repo, "v1")
+    before = repository_state(repo)
     user = world.user("ro", managed=[world.policy("ecr-ro", doc(READ_ONLY))])
     env = as_user(helper_env, user)
     enforce(aws)
@@ -325,24 +395,21 @@ def test_read_only_user_may_pull_but_not_push(
         "account": MOTO_ACCOUNT,
         "type": "user",
     }
-    pull = by_action(d)
-    assert pull["ecr:BatchGetImage"]["decided_by"] == "probe"
-    # moto's 500 leaves that probe inconclusive; the local evaluation decides, with the
-    # assumption that no SCP restricts it spelled out.
-    dl = pull["ecr:GetDownloadUrlForLayer"]
-    assert dl["evidence"]["probe"]["result"] == "inconclusive"
-    assert dl["evidence"]["simulation"]["result"] == "unavailable"
-    assert dl["decided_by"] == "evaluation"
-    assert dl["assumptions"]
+    # every pull action is decided by AWS itself (GetDownloadUrlForLayer: the ECR-documented
+    # LayersNotFoundException for a layer nobody pushed)
+    assert {a["action"]: a["decided_by"] for a in d["actions"]} == dict.fromkeys(PULL, "probe")
+    dl = by_action(d)["ecr:GetDownloadUrlForLayer"]
+    assert "LayersNotFoundException" in dl["evidence"]["probe"]["detail"]
 
     code, d, _ = check(env, "push", image)
     validate(d)
     assert code == 3
     push = by_action(d)
     assert [a for a, v in push.items() if v["verdict"] == "denied"] == PUSH_ONLY
-    assert push["ecr:UploadLayerPart"]["decided_by"] == "probe"
-    assert push["ecr:PutImage"]["decided_by"] == "evaluation"
-    assert push["ecr:PutImage"]["evidence"]["probe"]["result"] == "not_run"
+    assert {a: push[a]["decided_by"] for a in PUSH_ONLY} == dict.fromkeys(PUSH_ONLY, "probe")
+    first_denied = next(a for a in d["actions"] if a["verdict"] == "denied")
+    assert first_denied["action"] == "ecr:InitiateLayerUpload"
+    assert "InitiateLayerUpload: AccessDenied" in first_denied["evidence"]["probe"]["detail"]
     stmt = d["fix"]["identity_statement"]["Statement"]
     assert stmt == [
         {
@@ -353,30 +420,204 @@ def test_read_only_user_may_pull_but_not_push(
         }
     ]
     assert d["fix"]["repository_statement"] is None
-    assert_nothing_created(aws)
+    assert_nothing_created(aws, repo, before)
+    assert open_uploads(repo) == 0  # denied: not even an upload session
 
     human = run_ecrpy(env, "check", "push", image)
     assert human.returncode == 3
     text = human.stdout.decode()
-    assert "ecr:PutImage" in text and "verdict: DENIED" in text and '"ecr:PutImage"' in text
+    assert "ecr:InitiateLayerUpload: denied: probe: InitiateLayerUpload: AccessDenied" in text
+    assert "verdict: DENIED" in text and '"ecr:PutImage"' in text
+    assert "moto" not in (text + human.stderr.decode()).lower()
 
 
-def test_power_user_may_push_and_pull(
+def test_least_privilege_pusher_is_allowed_by_probes_alone(
+    aws: AwsServer, world: World, helper_env: dict[str, str]
+) -> None:
+    """The usual CI identity: the push actions and nothing else (no IAM read, no
+    DescribeRepositories). Every action is decided by a probe; nothing is created."""
+    repo = world.repo()
+    user = world.user("ci", inline={"push": doc(LEAST_PRIVILEGE_PUSH)}, self_read=False)
+    env = as_user(helper_env, user)
+    enforce(aws)
+    before = repository_state(repo)
+
+    code, d, _ = check(env, "push", f"{HOST}/{repo}:v1")
+    validate(d)
+    assert code == 0, d
+    assert d["verdict"] == "allowed"
+    assert [a["action"] for a in d["actions"]] == LEAST_PRIVILEGE_PUSH
+    assert all(a["decided_by"] == "probe" for a in d["actions"]), d["actions"]
+    acts = by_action(d)
+    upload = acts["ecr:InitiateLayerUpload"]["evidence"]["probe"]["detail"]
+    assert "never used or completed" in upload and "nothing appears in the repository" in upload
+    put = acts["ecr:PutImage"]["evidence"]["probe"]["detail"]
+    assert "LayersNotFoundException" in put and "nothing was stored" in put
+    assert d["repository"]["exists"] is True  # shown by a probe, not by DescribeRepositories
+    assert any(g["call"] == "ecr:DescribeRepositories" for g in d["gaps"])
+
+    # "never creates": no image, no layer, no tag; the one upload session is left unfinished
+    assert_nothing_created(aws, repo, before)
+    assert open_uploads(repo) == 1
+    assert aws.calls("CompleteLayerUpload") == 1  # the nil-UUID probe, answered UploadNotFound
+    assert aws.ecr_front.refused_manifests == 1
+
+    text = run_ecrpy(env, "check", "push", f"{HOST}/{repo}:v1").stdout.decode()
+    assert "verdict: ALLOWED" in text
+    assert_nothing_created(aws, repo, before)
+
+
+def test_least_privilege_push_runs_without_a_warning(
+    aws: AwsServer,
+    registry_server: RegistryServer,
+    dockerd: Dockerd,
+    helper_env: dict[str, str],
+) -> None:
+    """``ecrpy push`` as that CI identity, for real (dockerd + registry): the pre-flight is
+    decided by probes, so no "undetermined" warning, and the image arrives."""
+    tw = TransferWorld(aws, registry_server, dockerd)
+    write_config(
+        helper_env,
+        f'[registries."{registry_server.host}"]\n'
+        f'account_id = "{MOTO_ACCOUNT}"\nregion = "{MOTO_REGION}"\n',
+    )
+    engine_env = {**helper_env, **dockerd.env()}
+    repo = tw.repo()
+    name = tw.name("ci")
+    tw.iam.create_user(UserName=name)
+    tw.iam.put_user_policy(
+        UserName=name, PolicyName="push", PolicyDocument=doc(LEAST_PRIVILEGE_PUSH)
+    )
+    key = tw.iam.create_access_key(UserName=name)["AccessKey"]
+    image = tw.local_image(repo, "v1")
+    enforce(aws)
+    proc = run_ecrpy(
+        {
+            **engine_env,
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        },
+        "push",
+        "--json",
+        image,
+        timeout=120,
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "warning" not in err.lower(), err
+    assert json.loads(proc.stdout)["preflight"]["verdict"] == "allowed"
+    assert tw.registry_has(repo, "v1")
+
+
+def test_admin_is_allowed_everything_by_probes(
+    aws: AwsServer, world: World, helper_env: dict[str, str]
+) -> None:
+    repo = world.repo()
+    world.tag(repo, "v1")
+    before = repository_state(repo)
+    user = world.user("admin", managed=[world.policy("admin", doc(["*"]))])
+    env = as_user(helper_env, user)
+    enforce(aws)
+    for op, expected in (("push", 7), ("pull", 4)):
+        code, d, _ = check(env, op, f"{HOST}/{repo}:v1")
+        validate(d)
+        assert code == 0, d
+        assert len(d["actions"]) == expected
+        assert all(a["verdict"] == "allowed" and a["decided_by"] == "probe" for a in d["actions"])
+    assert_nothing_created(aws, repo, before)
+
+
+@pytest.mark.parametrize(
+    ("policy_type", "explicit", "words", "who"),
+    [
+        ("scp", True, "with an explicit deny in a service control policy", "organization's"),
+        ("scp", False, "because no service control policy allows", "organization's"),
+        ("rcp", True, "with an explicit deny in a resource control policy", "organization's"),
+        ("boundary", False, "because no permissions boundary allows", "boundary"),
+        ("session", True, "with an explicit deny in a session policy", "session policy"),
+        ("vpce", False, "because no VPC endpoint policy allows", "endpoint"),
+    ],
+)
+def test_the_policy_type_in_access_denied_drives_the_fix(
+    aws: AwsServer,
+    world: World,
+    helper_env: dict[str, str],
+    policy_type: str,
+    explicit: bool,
+    words: str,
+    who: str,
+) -> None:
+    """A power user whose InitiateLayerUpload is denied by a policy type no identity policy can
+    override: the evidence names it, and the fix says who can change it instead of suggesting
+    an identity statement."""
+    repo = world.repo()
+    user = world.user("pu", managed=[world.policy("ecr-pu", doc(POWER_USER))])
+    env = as_user(helper_env, user)
+    enforce(aws)
+    aws.ecr_front.deny("InitiateLayerUpload", policy_type, explicit=explicit)
+    code, d, _ = check(env, "push", f"{HOST}/{repo}:v1")
+    validate(d)
+    assert code == 3
+    upload = by_action(d)["ecr:InitiateLayerUpload"]
+    assert (upload["verdict"], upload["decided_by"], upload["denied_by"]) == (
+        "denied",
+        "probe",
+        policy_type,
+    )
+    # the evaluation of the readable policies says allowed: the probe wins and says why
+    assert upload["evidence"]["evaluation"]["result"] == "allowed"
+    assert upload["disagreements"]
+    assert [a["action"] for a in d["actions"] if a["verdict"] == "denied"] == [
+        "ecr:InitiateLayerUpload"
+    ]
+    assert d["fix"]["identity_statement"] is None
+    assert any(who in n and "ecr:InitiateLayerUpload" in n for n in d["fix"]["notes"])
+    text = run_ecrpy(env, "check", "push", f"{HOST}/{repo}:v1").stdout.decode()
+    assert who in text and "add to the identity's policies" not in text
+    del words  # the wording is the front's; parsing it is what the verdict above shows
+
+
+def test_implicit_identity_denial_still_suggests_the_identity_statement(
     aws: AwsServer, world: World, helper_env: dict[str, str]
 ) -> None:
     repo = world.repo()
     user = world.user("pu", managed=[world.policy("ecr-pu", doc(POWER_USER))])
     env = as_user(helper_env, user)
     enforce(aws)
-    for op in ("push", "pull"):
-        code, d, _ = check(env, op, f"{HOST}/{repo}:v1")
-        validate(d)
-        assert code == 0, d
-        assert all(a["verdict"] == "allowed" for a in d["actions"])
-    human = run_ecrpy(env, "check", "push", f"{HOST}/{repo}:v1")
-    assert human.returncode == 0
-    assert "verdict: ALLOWED" in human.stdout.decode()
-    assert_nothing_created(aws)
+    aws.ecr_front.deny("PutImage", "identity", explicit=False)
+    code, d, _ = check(env, "push", f"{HOST}/{repo}:v1")
+    assert code == 3
+    put = by_action(d)["ecr:PutImage"]
+    assert put["denied_by"] == "identity"
+    assert "no identity-based policy allows it" in put["evidence"]["probe"]["detail"]
+    assert d["fix"]["identity_statement"]["Statement"][0]["Action"] == ["ecr:PutImage"]
+
+
+def test_put_image_probe_can_never_create_an_image(aws: AwsServer, world: World) -> None:
+    """The PutImage probe's manifest names only the all-zero sha256, which no blob has: ECR
+    refuses it (LayersNotFoundException). Against moto alone the same call stores an image —
+    which is why the probe tests run behind the ECR-faithful front."""
+    import hashlib
+
+    from credhelper.permissions.probe import FAKE_DIGEST, PROBE_MANIFEST, Prober
+
+    manifest = json.loads(PROBE_MANIFEST)
+    digests = [manifest["config"]["digest"]] + [x["digest"] for x in manifest["layers"]]
+    assert digests and set(digests) == {FAKE_DIGEST} == {"sha256:" + "0" * 64}
+    assert FAKE_DIGEST != "sha256:" + hashlib.sha256(b"").hexdigest()
+    assert "imageTag" not in PROBE_MANIFEST
+
+    repo = world.repo()
+    prober = Prober(world.ecr, repo, MOTO_ACCOUNT, "v1", None)
+    aws.ecr_front.set_faithful(True)
+    result = prober.put_image()
+    assert (result.outcome, result.call) == ("allowed", "PutImage")
+    assert "LayersNotFoundException" in result.detail
+    assert repository_state(repo) == ([], [])
+
+    aws.ecr_front.set_faithful(False)  # moto as it is: the difference the front covers
+    assert "succeeded" in prober.put_image().detail
+    assert len(repository_state(repo)[0]) == 1
 
 
 def test_explicit_deny_on_put_image_is_named(
@@ -391,7 +632,7 @@ def test_explicit_deny_on_put_image_is_named(
     validate(d)
     assert code == 3
     put = by_action(d)["ecr:PutImage"]
-    assert put["verdict"] == "denied"
+    assert (put["verdict"], put["decided_by"]) == ("denied", "probe")
     assert put["evidence"]["evaluation"]["explicit_deny"] is True
     assert [a for a in d["actions"] if a["verdict"] == "denied"] == [put]
     assert d["fix"]["remove_deny"] == [
@@ -415,7 +656,8 @@ def test_group_attached_policy_counts(
     validate(d)
     assert code == 0, d
     put = by_action(d)["ecr:PutImage"]
-    assert put["decided_by"] == "evaluation"
+    assert put["decided_by"] == "probe"
+    assert put["evidence"]["evaluation"]["result"] == "allowed"
     assert pu in put["evidence"]["evaluation"]["detail"]
     assert aws.calls("ListAttachedGroupPolicies") >= 1
 
@@ -459,24 +701,35 @@ def test_assumed_role_via_profile(aws: AwsServer, world: World, helper_env: dict
     assert "/build/" in role_arn
     assert any(g["affects"] == "session" for g in d["gaps"])
     put = by_action(d)["ecr:PutImage"]
-    assert "no session policy restricts it" in put["assumptions"]
+    # the probe decides (it reflects any session policy); the evaluation alone would have
+    # needed the assumption
+    assert put["decided_by"] == "probe" and put["assumptions"] == []
+    assert "no session policy restricts it" in put["evidence"]["evaluation"]["assumptions"]
 
 
-def test_missing_repository(aws: AwsServer, world: World, helper_env: dict[str, str]) -> None:
+def test_missing_repository_is_its_own_outcome(
+    aws: AwsServer, world: World, helper_env: dict[str, str]
+) -> None:
     user = world.user("pu", managed=[world.policy("ecr-pu", doc(POWER_USER))])
     env = as_user(helper_env, user)
     missing = world.name("nope")
     enforce(aws)
     code, d, _ = check(env, "push", f"{HOST}/{missing}:v1")
     validate(d)
-    assert code == 3
+    assert (code, d["verdict"]) == (5, "repository_missing")
     assert d["repository"]["exists"] is False
-    assert d["problems"] == [
-        f"repository {missing} does not exist in {MOTO_ACCOUNT}/"
-        f"{MOTO_REGION}; create it or use --create-repo"
-    ]
-    # and whether creating it would be allowed: PowerUser does not allow CreateRepository
+    assert d["problems"] == [f"repository {missing} does not exist in {MOTO_ACCOUNT}/{MOTO_REGION}"]
+    # whether --create-repo would work is known: PowerUser does not allow CreateRepository
     assert by_action(d)["ecr:CreateRepository"]["verdict"] == "denied"
+    assert "--create-repo (ecr:CreateRepository is denied for you)" in d["suggestion"]
+    assert "CREATE_ON_PUSH" in d["suggestion"]
+    assert d["fix"] is None
+    # the probes that could create it (create-on-push) were not run
+    assert aws.calls("InitiateLayerUpload") == aws.calls("PutImage") == 0
+    text = run_ecrpy(env, "check", "push", f"{HOST}/{missing}:v1")
+    assert text.returncode == 5
+    out = text.stdout.decode()
+    assert "verdict: REPOSITORY MISSING" in out and "suggestion: create it" in out
 
     code, d, _ = check(env, "push", f"{HOST}/{missing}:v1", "--create-repo")
     assert code == 3
@@ -487,12 +740,63 @@ def test_missing_repository(aws: AwsServer, world: World, helper_env: dict[str, 
     assert d["fix"]["identity_statement"]["Statement"][0]["Action"] == ["ecr:CreateRepository"]
 
     code, d, _ = check(env, "pull", f"{HOST}/{missing}:v1")
-    assert code == 3
-    assert "does not exist" in d["problems"][0]
+    assert (code, d["verdict"]) == (5, "repository_missing")
+    assert "does not exist" in d["problems"][0] and "pull-through" in d["suggestion"]
     assert_nothing_created(aws)
 
 
-def test_immutable_repository_with_existing_tag(
+def test_least_privilege_pusher_learns_the_repository_is_missing_from_a_probe(
+    aws: AwsServer, world: World, helper_env: dict[str, str]
+) -> None:
+    user = world.user("ci", inline={"push": doc(LEAST_PRIVILEGE_PUSH)}, self_read=False)
+    env = as_user(helper_env, user)
+    missing = world.name("nope")
+    enforce(aws)
+    code, d, _ = check(env, "push", f"{HOST}/{missing}:v1")
+    validate(d)
+    assert (code, d["verdict"], d["repository"]["exists"]) == (5, "repository_missing", False)
+    assert any("authorized probe" in n for n in d["notes"])
+    assert aws.calls("InitiateLayerUpload") == aws.calls("PutImage") == 0
+
+
+@pytest.mark.parametrize("may_create", [True, False])
+def test_create_on_push_template_names_and_checks_create_repository(
+    aws: AwsServer, world: World, helper_env: dict[str, str], may_create: bool
+) -> None:
+    """A missing repository under a CREATE_ON_PUSH repository creation template is created by
+    ECR on the first push: not "missing", but ecr:CreateRepository is required and checked."""
+    actions = [*POWER_USER, "ecr:DescribeRepositoryCreationTemplates"]
+    if may_create:
+        actions.append("ecr:CreateRepository")
+    user = world.user("pu", managed=[world.policy("ecr-pu", doc(actions))])
+    env = as_user(helper_env, user)
+    missing = f"team-{world.uid}/app"
+    enforce(aws)
+    aws.ecr_front.set_creation_templates(
+        [
+            {"prefix": f"team-{world.uid}", "appliedFor": ["CREATE_ON_PUSH"]},
+            {"prefix": "ROOT", "appliedFor": ["PULL_THROUGH_CACHE"]},
+        ]
+    )
+    code, d, _ = check(env, "push", f"{HOST}/{missing}:v1")
+    validate(d)
+    assert d["repository"]["exists"] is False
+    create = by_action(d)["ecr:CreateRepository"]
+    assert any("CREATE_ON_PUSH" in n and f"team-{world.uid}" in n for n in d["notes"])
+    if may_create:
+        assert (code, d["verdict"], create["verdict"]) == (0, "allowed", "allowed")
+    else:
+        assert (code, d["verdict"], create["verdict"]) == (3, "denied", "denied")
+        assert d["fix"]["identity_statement"]["Statement"][0]["Action"] == ["ecr:CreateRepository"]
+    # the probes that could trigger the creation were not run
+    assert aws.calls("InitiateLayerUpload") == aws.calls("PutImage") == 0
+
+    aws.ecr_front.set_creation_templates([{"prefix": "other", "appliedFor": ["CREATE_ON_PUSH"]}])
+    code, d, _ = check(env, "push", f"{HOST}/{missing}:v1")
+    assert (code, d["verdict"]) == (5, "repository_missing")
+
+
+def test_immutable_repository_with_existing_tag_is_refused(
     aws: AwsServer, world: World, helper_env: dict[str, str]
 ) -> None:
     repo = world.repo("frozen", immutable=True)
@@ -509,31 +813,58 @@ def test_immutable_repository_with_existing_tag(
         }
     )
     world.ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="v1")
+    before = repository_state(repo)
     user = world.user("pu", managed=[world.policy("ecr-pu", doc(POWER_USER))])
     env = as_user(helper_env, user)
     enforce(aws)
     code, d, _ = check(env, "push", f"{HOST}/{repo}:v1")
     validate(d)
-    assert code == 3
+    assert (code, d["verdict"]) == (3, "refused")
     assert d["repository"]["tag_mutability"] == "IMMUTABLE"
     assert d["repository"]["tag_exists"] is True
     assert "already exists" in d["problems"][0]
     assert all(a["verdict"] == "allowed" for a in d["actions"])  # permissions are fine
+    assert d["fix"] is None
 
     code, d, _ = check(env, "push", f"{HOST}/{repo}:v2")
     assert code == 0, d
     assert d["repository"]["tag_exists"] is False
+    assert_nothing_created(aws, repo, before)
+
+
+def test_check_pull_of_a_missing_tag_agrees_with_pull(
+    aws: AwsServer, world: World, helper_env: dict[str, str]
+) -> None:
+    repo = world.repo()
+    for tag in ("v1.0", "v1.1", "v1.2", "v1.10", "latest", "nightly-2024", "release"):
+        world.tag(repo, tag)
+    user = world.user("ro", managed=[world.policy("ecr-ro", doc(READ_ONLY))])
+    env = as_user(helper_env, user)
+    enforce(aws)
+    code, d, _ = check(env, "pull", f"{HOST}/{repo}:v1.3")
+    validate(d)
+    assert (code, d["verdict"]) == (3, "refused")
+    assert d["problems"] == [f"tag v1.3 not found in repository {repo}"]
+    assert d["nearest_tags"][:3] == ["v1.0", "v1.1", "v1.2"] and len(d["nearest_tags"]) == 5
+    assert all(a["verdict"] == "allowed" for a in d["actions"])
+    text = run_ecrpy(env, "check", "pull", f"{HOST}/{repo}:v1.3").stdout.decode()
+    assert "nearest tags: v1.0, v1.1, v1.2" in text and "verdict: REFUSED" in text
+
+    code, d, _ = check(env, "pull", f"{HOST}/{repo}:v1.1")
+    assert (code, d["verdict"], d["nearest_tags"]) == (0, "allowed", None)
 
 
 def test_unreadable_policies_leave_it_undetermined(
     aws: AwsServer, world: World, helper_env: dict[str, str]
 ) -> None:
-    """Without read access to its own policies and without a working GetDownloadUrlForLayer
-    probe (moto: 500), ecrpy cannot know that action: exit 4, with the gaps listed."""
+    """Without read access to its own policies and with the GetDownloadUrlForLayer probe
+    failing (an injected 500), ecrpy cannot know that action: exit 4, with the gaps listed."""
     repo = world.repo()
+    world.tag(repo, "v1")
     user = world.user("blind", managed=[world.policy("ecr-ro", doc(READ_ONLY))], self_read=False)
     env = as_user(helper_env, user)
     enforce(aws)
+    aws.set_fault("GetDownloadUrlForLayer", "500")
     code, d, _ = check(env, "pull", f"{HOST}/{repo}:v1")
     validate(d)
     assert code == 4
@@ -557,14 +888,11 @@ def test_method_probe_makes_no_iam_calls(
     validate(d)
     assert code == 3
     acts = by_action(d)
-    assert acts["ecr:UploadLayerPart"]["verdict"] == "denied"
-    assert acts["ecr:PutImage"]["verdict"] == "undetermined"  # no safe probe exists
-    assert "not probed" in acts["ecr:PutImage"]["evidence"]["probe"]["detail"]
+    assert all(acts[a]["verdict"] == "denied" for a in PUSH_ONLY)
     assert aws.calls("ListAttachedUserPolicies") == 0
     assert aws.calls("SimulatePrincipalPolicy") == 0
-    # the fix adds only what is known to be denied
     fix_actions = d["fix"]["identity_statement"]["Statement"][0]["Action"]
-    assert fix_actions == ["ecr:UploadLayerPart", "ecr:CompleteLayerUpload"]
+    assert fix_actions == PUSH_ONLY
 
 
 @pytest.mark.parametrize(
@@ -604,12 +932,17 @@ def test_check_push_is_fast_with_latency(
 
 
 def test_ecr_public(aws: AwsServer, world: World, helper_env: dict[str, str]) -> None:
-    """Public pulls are anonymous (no AWS call at all); a push needs the ecr-public actions
-    and sts:GetServiceBearerToken (moto has no ecr-public: the local evaluation decides)."""
+    """Public pulls are anonymous (no AWS call at all) and say what was not checked; a push
+    needs the ecr-public actions and sts:GetServiceBearerToken (no ECR Public here: the local
+    evaluation decides, and the notes say so)."""
     code, d, _ = check(helper_env, "pull", "public.ecr.aws/myalias/app:1")
     validate(d)
     assert (code, d["identity"]["type"], d["actions"]) == (0, "anonymous", [])
+    assert any(n.startswith("not checked: whether") for n in d["notes"])
     assert aws.calls("GetCallerIdentity") == 0
+    text = run_ecrpy(helper_env, "check", "pull", "public.ecr.aws/myalias/app:1").stdout.decode()
+    assert "ACTION" not in text and "no AWS permission checked" in text
+    assert "note: not checked" in text
     user = world.user(
         "pub", managed=[world.policy("pub", doc(["ecr-public:*", "sts:GetServiceBearerToken"]))]
     )
@@ -624,3 +957,4 @@ def test_ecr_public(aws: AwsServer, world: World, helper_env: dict[str, str]) ->
         f"arn:aws:ecr-public::{MOTO_ACCOUNT}:repository/app"
     )
     assert d["repository"]["arn"] == f"arn:aws:ecr-public::{MOTO_ACCOUNT}:repository/app"
+    assert any("ECR Public" in n and "not looked up" in n for n in d["notes"])

@@ -309,3 +309,200 @@ def test_fix_mentions_but_does_not_add_undetermined_actions() -> None:
 def test_parse_caller(arn: str, kind: str, principal: str | None) -> None:
     ident = parse_caller(arn)
     assert (ident.kind, ident.principal_arn) == (kind, principal)
+
+
+# -- the deciding policy type in AWS's AccessDenied message -----------------------------------
+# Messages as the IAM User Guide's "Access denied error message examples" print them
+# (troubleshoot_access-denied.html), one per documented example.
+DOC_EXAMPLES = [
+    (
+        "User: arn:aws:iam::777788889999:user/John is not authorized to perform: "
+        "codecommit:ListRepositories because no service control policy allows the "
+        "codecommit:ListRespositories action",
+        "scp",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::777788889999:user/John is not authorized to perform: "
+        "codecommit:ListRepositories with an explicit deny in a service control policy",
+        "scp",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:"
+        "123456789012:secret:* with an explicit deny in a resource control policy",
+        "rcp",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "codecommit:ListRepositories because no VPC endpoint policy allows the "
+        "codecommit:ListRepositories action",
+        "vpce",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "codedeploy:ListDeployments on resource: arn:aws:codedeploy:us-east-1:123456789012:"
+        "deploymentgroup:* with an explicit deny in a VPC endpoint policy",
+        "vpce",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "codedeploy:ListDeployments on resource: arn:aws:codedeploy:us-east-1:123456789012:"
+        "deploymentgroup:* because no permissions boundary allows the "
+        "codedeploy:ListDeployments action",
+        "boundary",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::777788889999:user/John is not authorized to perform: "
+        "sagemaker:ListModels with an explicit deny in a permissions boundary",
+        "boundary",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "codecommit:ListRepositories because no session policy allows the "
+        "codecommit:ListRepositories action",
+        "session",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "codedeploy:ListDeployments on resource: arn:aws:codedeploy:us-east-1:123456789012:"
+        "deploymentgroup:* with an explicit deny in a sessions policy",
+        "session",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "secretsmanager:GetSecretValue because no resource-based policy allows the "
+        "secretsmanager:GetSecretValue action",
+        "resource",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:"
+        "123456789012:secret:* with an explicit deny in a resource-based policy",
+        "resource",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/John is not authorized to perform: "
+        "sts:AssumeRole because no role trust policy allows the sts:AssumeRole action",
+        "trust",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::777788889999:user/John is not authorized to perform: "
+        "sts:AssumeRole with an explicit deny in the role trust policy",
+        "trust",
+        True,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+        "ecr:InitiateLayerUpload on resource: arn:aws:ecr:us-east-1:123456789012:repository/app "
+        "because no identity-based policy allows the ecr:InitiateLayerUpload action",
+        "identity",
+        False,
+    ),
+    (
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:PutImage "
+        "on resource: arn:aws:ecr:us-east-1:123456789012:repository/app with an explicit deny "
+        "in an identity-based policy",
+        "identity",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("message", "policy_type", "explicit"), DOC_EXAMPLES)
+def test_access_denied_message_names_the_deciding_policy_type(
+    message: str, policy_type: str, explicit: bool
+) -> None:
+    from credhelper.permissions.denial import parse
+
+    denial = parse(message)
+    assert (denial.policy_type, denial.explicit) == (policy_type, explicit)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "User: arn:aws:iam::123456789012:user/u is not authorized to perform: ecr:PutImage",
+        "Access Denied",
+        "",
+    ],
+)
+def test_access_denied_without_context_names_no_policy_type(message: str) -> None:
+    from credhelper.permissions.denial import parse
+
+    assert parse(message).policy_type is None
+
+
+def test_probe_evidence_carries_the_policy_type_and_the_fix_follows_it() -> None:
+    from credhelper.permissions.denial import Denial
+
+    scp = ProbeResult(
+        "ecr:InitiateLayerUpload", "denied", "x", "InitiateLayerUpload", Denial("scp", True)
+    )
+    ev = probe_evidence(scp)
+    assert (ev.result, ev.denied_by, ev.explicit) == ("denied", "scp", True)
+    v = combine("ecr:InitiateLayerUpload", REPO, ev, NR, ALLOW)
+    assert (v.verdict, v.decided_by, v.denied_by) == ("denied", "probe", "scp")
+    implicit = combine(
+        "ecr:PutImage",
+        REPO,
+        probe_evidence(ProbeResult("ecr:PutImage", "denied", "y", "PutImage", Denial(None, None))),
+        NR,
+        NR,
+    )
+    fix = suggest(
+        [v, implicit],
+        operation="push",
+        caller_account="111122223333",
+        registry_account="111122223333",
+        principal_arn=USER,
+    )
+    # the SCP denial gets no identity statement, a note naming who can lift it instead;
+    # the denial without a named type still gets the identity statement
+    assert fix.identity_statement is not None
+    assert fix.identity_statement["Statement"][0]["Action"] == ["ecr:PutImage"]
+    assert fix.remove_deny == []
+    assert any(
+        n.startswith("ecr:InitiateLayerUpload:") and "organization's administrators" in n
+        for n in fix.notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("repository", "templates", "expected"),
+    [
+        ("team/app", [{"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"]}], "team"),
+        ("teamx/app", [{"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"]}], None),
+        ("team/app", [{"prefix": "team", "appliedFor": ["PULL_THROUGH_CACHE"]}], None),
+        ("app", [{"prefix": "ROOT", "appliedFor": ["REPLICATION", "CREATE_ON_PUSH"]}], "ROOT"),
+        (
+            "team/web/app",
+            [
+                {"prefix": "ROOT", "appliedFor": ["CREATE_ON_PUSH"]},
+                {"prefix": "team", "appliedFor": ["CREATE_ON_PUSH"]},
+                {"prefix": "team/web", "appliedFor": ["CREATE_ON_PUSH"]},
+            ],
+            "team/web",
+        ),
+        ("app", [], None),
+    ],
+)
+def test_create_on_push_template_prefix_rules(
+    repository: str, templates: list[dict[str, object]], expected: str | None
+) -> None:
+    """ECR API reference, CreateRepositoryCreationTemplate ``prefix``: ``prod`` applies to
+    repositories beginning with ``prod/``; ``ROOT`` to those without a more specific one."""
+    from credhelper.preflight.decide import create_on_push_template
+
+    assert create_on_push_template(repository, templates) == expected  # type: ignore[arg-type]

@@ -44,6 +44,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.support import DEFAULT_TOKEN_TTL
+from tests.support.ecr_front import EcrFront
 
 FAULT_KINDS = ("500", "throttle", "malformed", "hang", "accessdenied")
 CONTROL_PREFIX = "/__ecrpy/"
@@ -450,9 +451,9 @@ class AwsServer:
         host: str = "127.0.0.1",
         quiet: bool = True,
     ) -> None:
-        self.middleware = EcrpyMiddleware(
-            DomainDispatcherApplication(create_backend_app), token_ttl=token_ttl
-        )
+        # moto <- EcrFront (ECR-faithful answers, injected policy-type denials) <- middleware
+        self.ecr_front = EcrFront(DomainDispatcherApplication(create_backend_app))
+        self.middleware = EcrpyMiddleware(self.ecr_front, token_ttl=token_ttl)
         self._server: BaseWSGIServer = make_server(
             host,
             port,

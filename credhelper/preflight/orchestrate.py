@@ -1,0 +1,319 @@
+"""Run one pre-flight: read the identity and the repository, probe, simulate and evaluate in
+parallel, then ``decide``.
+
+Stages, so the critical path starts as early as possible: the sts client is created and
+GetCallerIdentity sent first; the ECR clients are created while it is in flight, then the
+probes and repository reads start; then the IAM clients, which only follow-up tasks (submitted
+after every stage) use. Only the calling thread touches the botocore session (sessions are not
+thread-safe; clients are)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .decide import CheckRequest, decide, superset
+from .result import METHODS, CheckResult
+
+if TYPE_CHECKING:
+    from ..permissions.gather import Gathered, Task
+    from ..permissions.probe import Prober, ProbeResult
+    from ..permissions.simulate import Simulation
+
+MAX_WORKERS = 16
+
+
+def run_check(
+    image: str, operation: str, method: str = "auto", create_repo: bool = False
+) -> CheckResult:
+    """Check ``operation`` (push/pull) of ``image``; raises ``EcrpyError`` on errors (bad
+    IMAGE: ``UsageError``; no credentials: ``CredentialsError``...)."""
+    from .. import config as config_mod
+    from .. import registry as registry_mod
+    from ..errors import UsageError
+    from ..permissions import actions as actions_mod
+
+    started = time.monotonic()
+    if operation not in actions_mod.OPERATIONS:
+        raise UsageError(f"operation must be push or pull, not {operation!r}")
+    if method not in METHODS:
+        raise UsageError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    ref = actions_mod.parse_image(image)
+    config = config_mod.load()
+    reg = registry_mod.require(ref.registry, config)
+    settings = config.for_host(reg.host)
+    profile = settings.profile if settings else None
+    role_arn = settings.role_arn if settings else None
+    # ECR Public images are public.ecr.aws/ALIAS/NAME: the ARN names only NAME.
+    repo = ref.repository
+    if reg.public:
+        _alias, _, name = ref.repository.partition("/")
+        if not name:
+            raise UsageError(f"IMAGE {ref}: ECR Public images are {reg.host}/ALIAS/NAME")
+        repo = name
+    req = CheckRequest(ref, reg, operation, method, create_repo, repo)
+    result = _Check(req, profile, role_arn).run()
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def _creation_templates(client: Any, out: Gathered) -> list[dict[str, Any]] | None:
+    """The registry's repository creation templates (None, and a gap, when unreadable): one
+    of them may create a missing repository on push (``CREATE_ON_PUSH``)."""
+    from ..permissions.gather import describe_error
+
+    # The call takes no registry id: it reads the caller's own registry (``decide`` uses the
+    # answer only when that is the registry checked).
+    try:
+        resp = client.describe_repository_creation_templates()
+    except Exception as exc:
+        out.gap(
+            "ecr:DescribeRepositoryCreationTemplates",
+            "whether a repository creation template creates a missing repository on push",
+            "info",
+            describe_error(exc),
+        )
+        return None
+    found = resp.get("repositoryCreationTemplates") or []
+    return [t for t in found if isinstance(t, dict)]
+
+
+def _nearest_tags(client: Any, req: CheckRequest, profile: str | None) -> list[str] | None:
+    """The tags nearest a pulled tag that does not exist, as ``ecrpy pull`` lists them (None
+    when ecr:ListImages is not allowed)."""
+    from ..ecr_repository import Ecr, nearest_tags
+    from ..errors import EcrpyError
+
+    try:
+        tags = Ecr(client, req.registry, req.repo, profile).tags()
+    except EcrpyError:
+        return None
+    return None if tags is None else nearest_tags(req.ref.tag or "", tags)
+
+
+class _Join:
+    """Submit ``task`` once every named prerequisite has arrived (from any worker)."""
+
+    def __init__(self, names: set[str], task: Task) -> None:
+        self._left = set(names)
+        self._task: Task | None = task
+        self._lock = threading.Lock()
+
+    def arrive(self, name: str) -> list[Task]:
+        with self._lock:
+            self._left.discard(name)
+            if self._left or self._task is None:
+                return []
+            task, self._task = self._task, None
+        return [task]
+
+
+def _probe_tasks(prober: Prober, actions: list[str], probes: dict[str, ProbeResult]) -> list[Task]:
+    """One task per probe-able action. The probes that must not run against a missing
+    repository (``NEED_REPOSITORY``) follow the gate probe, and only when its authorized
+    answer showed that the repository exists."""
+    from ..permissions.probe import NEED_REPOSITORY, REPOSITORY_GATE
+
+    def task(action: str, fn: Callable[[], ProbeResult]) -> Task:
+        def run() -> list[Task]:
+            result = probes[action] = fn()
+            if action == REPOSITORY_GATE and result.outcome == "allowed":
+                if not result.repository_missing:
+                    return list(gated)
+            return []
+
+        return run
+
+    gated: list[Task] = []
+    tasks: list[Task] = []
+    for action in dict.fromkeys(actions):
+        fn = prober.for_action(action)
+        if fn is None:
+            continue
+        (gated if action in NEED_REPOSITORY else tasks).append(task(action, fn))
+    return tasks
+
+
+class _Check:
+    def __init__(self, req: CheckRequest, profile: str | None, role_arn: str | None) -> None:
+        self.req = req
+        self.profile = profile
+        self.role_arn = role_arn
+
+    def run(self) -> CheckResult:
+        from ..errors import EcrpyError
+        from ..permissions.actions import repository_arn
+        from ..permissions.gather import Gathered
+        from ..tokens import translate
+
+        req = self.req
+        if req.registry.public and req.operation == "pull":
+            # Say what was and was not checked rather than show an empty table under ALLOWED.
+            return CheckResult(
+                req.ref,
+                req.registry,
+                req.operation,
+                req.method,
+                repository_arn(req.registry, req.repo),
+                Gathered(),
+                [],
+                "allowed",
+                identity_type="anonymous",
+                notes=[
+                    "checked: an ECR Public pull is anonymous, so no AWS permission applies "
+                    "and no AWS identity is used",
+                    f"not checked: whether {req.ref} exists (ECR Public is not queried)",
+                ],
+            )
+        try:
+            return self._run()
+        except EcrpyError:
+            raise
+        except Exception as exc:
+            import botocore.exceptions as be
+
+            if isinstance(exc, (be.BotoCoreError, be.ClientError)):
+                raise translate(exc, None, self.profile) from None
+            raise
+
+    def _run(self) -> CheckResult:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from botocore.config import Config
+
+        from .. import identity, tokens
+        from ..permissions import actions as am
+        from ..permissions.gather import Gatherer, run_tasks
+        from ..permissions.probe import Prober
+        from ..permissions.simulate import Simulation, simulate
+
+        req = self.req
+        ref, reg = req.ref, req.registry
+        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+        session: Any = identity.botocore_session(
+            profile=self.profile, role_arn=self.role_arn, region=reg.api_region
+        )
+        base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
+        # Probes, the simulator and optional reads must not retry: a 500 retried with
+        # back-off costs seconds and tells nothing more.
+        once = base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        region = reg.api_region
+        clients: dict[str, Any] = {}
+
+        def client(name: str, service: str, config: Any) -> Any:
+            clients[name] = session.create_client(service, region_name=region, config=config)
+            return clients[name]
+
+        repo_arn = am.repository_arn(reg, req.repo)
+        gatherer = Gatherer(
+            sts=client("sts", "sts", base),
+            iam=None,
+            ecr=None,
+            use_iam=req.method != "probe",
+            repository=req.repo,
+            registry_id=reg.account_id,
+            repository_arn=repo_arn,
+            reference=(ref.tag if not ref.digest else None, ref.digest),
+            read_policies=req.evaluating,
+            check_tag=req.operation == "push",
+        )
+        out = gatherer.out
+        probes: dict[str, ProbeResult] = {}
+        simulation: list[Simulation] = []
+        templates: list[list[dict[str, Any]]] = []  # one entry once read
+
+        def simulation_task() -> None:
+            ident = out.identity
+            if ident.principal_arn is None or ident.kind not in ("user", "role"):
+                simulation.append(Simulation(False, f"cannot simulate a {ident.kind} principal"))
+                return
+            simulation.append(
+                simulate(
+                    clients["iam_sim"],
+                    principal_arn=ident.principal_arn,
+                    principal_kind=ident.kind,
+                    actions=superset(req, ident.account),
+                    resource_policy=out.repository.policy_text,
+                    resource_account=reg.account_id or ident.account,
+                    partition=reg.partition,
+                    region=reg.region,
+                    resource_tags=out.repository.tags,
+                )
+            )
+
+        join = _Join(
+            {"identity"} if reg.public else {"identity", "policy", "tags"}, simulation_task
+        )
+        if req.simulating:
+            gatherer.on_identity.append(lambda _ident: join.arrive("identity"))
+
+        def ecr_stage() -> list[Task]:
+            if reg.public:
+                out.gap(
+                    "ecr-public:DescribeRepositories",
+                    "ECR Public repository facts",
+                    "info",
+                    "not queried for ECR Public",
+                )
+                return []
+            tasks: list[Task] = []
+            no_retry = client("ecr_once", "ecr", once)
+            if req.probing:
+                tasks += _probe_tasks(
+                    Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest),
+                    [r.action for r in superset(req, None)],
+                    probes,
+                )
+            if req.operation == "push" and not req.create_repo:
+
+                def templates_task() -> None:
+                    found = _creation_templates(no_retry, out)
+                    if found is not None:
+                        templates.append(found)
+
+                tasks.append(templates_task)
+            gatherer.ecr = client("ecr", "ecr", base)
+            gatherer.ecr_no_retry = no_retry
+            for task in gatherer.repository_tasks():
+                name = getattr(task, "__name__", "")
+                if req.simulating and name in ("_repository_policy", "_repository_tags"):
+                    key = "policy" if name == "_repository_policy" else "tags"
+
+                    def wrapped(task: Task = task, key: str = key) -> list[Task]:
+                        follow = list(task() or ())
+                        return follow + join.arrive(key)
+
+                    tasks.append(wrapped)
+                else:
+                    tasks.append(task)
+            return tasks
+
+        def iam_stage() -> None:
+            if req.method != "probe":
+                gatherer.iam = client("iam", "iam", base)
+            if req.simulating:
+                client("iam_sim", "iam", once)
+
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="ecrpy-check") as ex:
+            run_tasks(ex, gatherer.identity_tasks(), [ecr_stage, iam_stage])
+        nearest = None
+        get_image = probes.get("ecr:BatchGetImage")
+        if get_image is not None and get_image.image_found is False and ref.tag and not ref.digest:
+            nearest = _nearest_tags(clients["ecr_once"], req, self.profile)
+        result = decide(
+            req,
+            probes,
+            simulation[0] if simulation else None,
+            out.identity,
+            out,
+            nearest,
+            templates[0] if templates else None,
+        )
+        if reg.public:
+            result.notes.append(
+                "ECR Public: no probe exists and the repository was not looked up; the "
+                "verdict rests on the policies that could be read"
+            )
+        return result

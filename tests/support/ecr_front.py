@@ -1,0 +1,326 @@
+"""A WSGI layer in front of moto that answers the ECR calls ecrpy's probes make as the Amazon
+ECR API reference documents them, while moto still decides every authorization.
+
+moto is unlike ECR in three places a probe depends on (checked on moto 5.2.5):
+
+* **PutImage** of a manifest whose blobs were never uploaded: moto stores the image; ECR
+  refuses it with ``LayersNotFoundException`` ("The specified layers could not be found, or the
+  specified layer is not valid for this repository", ECR API reference, PutImage, Errors). The
+  front forwards the request unchanged (moto checks the signature and the caller's policies
+  and answers AccessDenied to an unauthorized caller), and when moto accepted a manifest whose
+  blobs do not exist in its repository it puts the repository's images back exactly as they
+  were and answers ``LayersNotFoundException``. A PutImage to a repository that does not exist
+  makes moto raise a bare exception (HTTP 500); ECR answers ``RepositoryNotFoundException``.
+  An invalid-JSON manifest: moto 500, ECR ``InvalidParameterException``.
+* **GetDownloadUrlForLayer**: not implemented in moto (HTTP 500 after the authorization
+  check). ECR answers ``LayersNotFoundException`` for a layer the repository does not have
+  (ECR API reference, GetDownloadUrlForLayer, Errors) and ``RepositoryNotFoundException`` for a
+  missing repository; for a layer it has, a pre-signed URL (the front returns a URL on itself
+  that serves nothing: no test downloads through it).
+* **AccessDenied**: moto answers an XML 403 naming no policy type; since 2021 AWS's message says
+  which policy type decided ("with an explicit deny in a service control policy", "because no
+  identity-based policy allows the ecr:X action"; IAM User Guide, troubleshoot_access-denied,
+  "Access denied error message examples"). moto has no SCPs, RCPs, VPC endpoint policies or
+  session-policy enforcement, so a test makes the front deny an operation the way such a policy
+  would (``deny``), with AWS's wording and ECR's JSON ``AccessDeniedException``.
+
+moto has no repository creation templates either: DescribeRepositoryCreationTemplates answers
+what a test set with ``set_creation_templates`` (after moto's authorization check).
+
+The ECR-faithful answers are off until ``set_faithful(True)``: other suites seed moto's ECR with
+manifests whose blobs live in a separate docker registry (a shortcut with no ECR equivalent),
+which the faithful PutImage would refuse. Injected denials work either way.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+DEFAULT_ACCOUNT = "123456789012"
+
+# Short policy-type name -> the words AWS uses (IAM User Guide, access denied examples).
+POLICY_WORDS = {
+    "scp": "a service control policy",
+    "rcp": "a resource control policy",
+    "vpce": "a VPC endpoint policy",
+    "boundary": "a permissions boundary",
+    "session": "a session policy",
+    "resource": "a resource-based policy",
+    "identity": "an identity-based policy",
+}
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+Headers = list[tuple[str, str]]
+
+
+class EcrFront:
+    """See the module doc. Thread-safe: werkzeug serves each request on its own thread."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._faithful = False
+        self._denials: dict[str, tuple[str, bool]] = {}
+        self.refused_manifests = 0  # PutImage answers turned into LayersNotFoundException
+        self._templates: list[dict[str, Any]] = []
+
+    def set_faithful(self, enabled: bool) -> None:
+        with self._lock:
+            self._faithful = bool(enabled)
+
+    def deny(self, operation: str, policy_type: str, explicit: bool = True) -> None:
+        """Answer ``operation`` (``InitiateLayerUpload``...) with AccessDenied as if
+        ``policy_type`` (a key of POLICY_WORDS) decided, explicitly or implicitly."""
+        if policy_type not in POLICY_WORDS:
+            raise ValueError(f"unknown policy type {policy_type!r}")
+        with self._lock:
+            self._denials[operation] = (policy_type, explicit)
+
+    def set_creation_templates(self, templates: list[dict[str, Any]]) -> None:
+        """What DescribeRepositoryCreationTemplates answers (moto does not implement it)."""
+        with self._lock:
+            self._templates = [dict(t) for t in templates]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._templates = []
+            self._denials.clear()
+            self._faithful = False
+            self.refused_manifests = 0
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET") or ""
+        if not target.startswith(ECR_TARGET):
+            return self.app(environ, start_response)
+        op = target[len(ECR_TARGET) :]
+        with self._lock:
+            denial = self._denials.get(op)
+            faithful = self._faithful
+        if denial is not None:
+            return self._denied(environ, start_response, op, *denial)
+        if faithful and op == "PutImage":
+            return self._put_image(environ, start_response)
+        if faithful and op == "GetDownloadUrlForLayer":
+            return self._download_url(environ, start_response)
+        if op == "DescribeRepositoryCreationTemplates":
+            return self._templates_answer(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _templates_answer(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """moto authorizes the call, then has no implementation: answer the templates a test
+        set, in ECR's shape (ECR API reference, DescribeRepositoryCreationTemplates)."""
+        body = _json_body(environ)
+        status, headers, raw = _call_buffered(self.app, environ)
+        if not status.startswith("500"):
+            return _pass(start_response, status, headers, raw)
+        with self._lock:
+            templates = list(self._templates)
+        doc = {"registryId": _account(body), "repositoryCreationTemplates": templates}
+        data = json.dumps(doc).encode()
+        start_response("200 OK", _headers(data))
+        return [data]
+
+    def _denied(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        op: str,
+        policy_type: str,
+        explicit: bool,
+    ) -> Iterable[bytes]:
+        body = _json_body(environ)
+        account, region = _account(body), _region(environ)
+        resource = f"arn:aws:ecr:{region}:{account}:repository/{body.get('repositoryName', '*')}"
+        if op == "GetAuthorizationToken":
+            resource = "*"
+        words = POLICY_WORDS[policy_type]
+        why = (
+            f"with an explicit deny in {words}"
+            if explicit
+            else f"because no {words.split(' ', 1)[1]} allows the ecr:{op} action"
+        )
+        message = (
+            f"User: {_caller_arn(environ, account)} is not authorized to perform: ecr:{op} "
+            f"on resource: {resource} {why}"
+        )
+        return _error(start_response, "AccessDeniedException", message)
+
+    def _put_image(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        body = _json_body(environ)
+        name = str(body.get("repositoryName", ""))
+        backend = _ecr_backend(_account(body), _region(environ))
+        with self._lock:  # one PutImage at a time, so the restore below is exact
+            repo = backend.repositories.get(name)
+            before = None if repo is None else _snapshot(repo)
+            status, headers, raw = _call_buffered(self.app, environ)
+            if status.startswith("403"):
+                return _pass(start_response, status, headers, raw)
+            if repo is None:
+                return _error(
+                    start_response,
+                    "RepositoryNotFoundException",
+                    f"The repository with name '{name}' does not exist in the registry with id "
+                    f"'{_account(body)}'",
+                )
+            try:
+                manifest = json.loads(str(body.get("imageManifest", "")))
+            except ValueError:
+                _restore(repo, before)
+                return _error(
+                    start_response,
+                    "InvalidParameterException",
+                    "Invalid parameter at 'ImageManifest' failed to satisfy constraint: "
+                    "'Invalid JSON syntax'",
+                )
+            missing = [d for d in _blob_digests(manifest) if d not in repo.layers]
+            if not missing:
+                return _pass(start_response, status, headers, raw)
+            _restore(repo, before)
+            self.refused_manifests += 1
+        return _error(
+            start_response,
+            "LayersNotFoundException",
+            f"Layers with digests '{missing}' required for pushing image into repository with "
+            f"name '{name}' in registry with id '{_account(body)}' do not exist",
+        )
+
+    def _download_url(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        body = _json_body(environ)
+        status, headers, raw = _call_buffered(self.app, environ)
+        if not status.startswith("500"):
+            return _pass(start_response, status, headers, raw)
+        # moto authorized the call and then failed (not implemented): answer as ECR.
+        name = str(body.get("repositoryName", ""))
+        digest = str(body.get("layerDigest", ""))
+        repo = _ecr_backend(_account(body), _region(environ)).repositories.get(name)
+        if repo is None:
+            return _error(
+                start_response,
+                "RepositoryNotFoundException",
+                f"The repository with name '{name}' does not exist in the registry with id "
+                f"'{_account(body)}'",
+            )
+        if digest not in repo.layers:
+            return _error(
+                start_response,
+                "LayersNotFoundException",
+                f"The specified layer '{digest}' could not be found in repository '{name}'",
+            )
+        doc = {
+            "downloadUrl": f"http://{environ.get('HTTP_HOST')}/__unserved/{digest}",
+            "layerDigest": digest,
+        }
+        data = json.dumps(doc).encode()
+        start_response("200 OK", _headers(data))
+        return [data]
+
+
+def _blob_digests(manifest: Any) -> list[str]:
+    """The config and layer digests an image manifest references (an index references images,
+    not blobs: none)."""
+    if not isinstance(manifest, dict):
+        return []
+    found: list[str] = []
+    config = manifest.get("config")
+    if isinstance(config, dict) and config.get("digest"):
+        found.append(str(config["digest"]))
+    for layer in manifest.get("layers") or []:
+        if isinstance(layer, dict) and layer.get("digest"):
+            found.append(str(layer["digest"]))
+    return list(dict.fromkeys(found))
+
+
+def _snapshot(repo: Any) -> list[tuple[Any, list[str], Any]]:
+    return [(img, list(img.image_tags), img.image_tag) for img in repo.images]
+
+
+def _restore(repo: Any, before: list[tuple[Any, list[str], Any]] | None) -> None:
+    """Put the repository's images back as they were before the forwarded PutImage."""
+    if before is None:
+        return
+    repo.images[:] = [img for img, _tags, _tag in before]
+    for img, tags, tag in before:
+        img.image_tags = tags
+        img.image_tag = tag
+
+
+def _ecr_backend(account: str, region: str) -> Any:
+    from moto.ecr.models import ecr_backends
+
+    return ecr_backends[account][region]
+
+
+def _caller_arn(environ: Environ, account: str) -> str:
+    """The ARN of the user or role whose access key signed the request, from moto's IAM."""
+    from moto.iam.models import iam_backends
+
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    key_id = auth.split("Credential=", 1)[-1].split("/", 1)[0] if "Credential=" in auth else ""
+    try:
+        key = iam_backends[account]["aws"].access_keys.get(key_id)
+    except (KeyError, AttributeError):
+        key = None
+    role_arn = getattr(key, "role_arn", None)
+    if role_arn:
+        return str(role_arn)
+    user = getattr(key, "user_name", None)
+    return f"arn:aws:iam::{account}:user/{user or 'unknown'}"
+
+
+def _json_body(environ: Environ) -> dict[str, Any]:
+    from tests.support.aws_server import _drain
+
+    try:
+        doc = json.loads(_drain(environ) or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _account(body: dict[str, Any]) -> str:
+    return str(body.get("registryId") or DEFAULT_ACCOUNT)
+
+
+def _region(environ: Environ) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    if "Credential=" in auth:
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        if len(scope) > 2:
+            return scope[2]
+    return "us-east-1"
+
+
+def _headers(body: bytes) -> Headers:
+    return [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]
+
+
+def _error(start_response: StartResponse, code: str, message: str) -> list[bytes]:
+    """ECR's JSON error shape (HTTP 400, ``__type`` + ``message``)."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    start_response("400 Bad Request", _headers(body))
+    return [body]
+
+
+def _pass(start_response: StartResponse, status: str, headers: Headers, raw: bytes) -> list[bytes]:
+    start_response(status, headers)
+    return [raw]
+
+
+def _call_buffered(app: WsgiApp, environ: Environ) -> tuple[str, Headers, bytes]:
+    """moto's answer; an exception moto's Flask app lets escape (not implemented, a bare
+    ``Exception``) is what the server would turn into an HTTP 500."""
+    from tests.support.aws_server import _call_buffered as call
+
+    try:
+        return call(app, environ)
+    except Exception:  # any escape is what the server turns into a 500
+        body = b"internal error"
+        return "500 Internal Server Error", [("Content-Length", str(len(body)))], body
