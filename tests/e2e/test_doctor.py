@@ -305,3 +305,18 @@ def test_a_closed_pipe_ends_the_output_quietly(helper_env: dict[str, str]) -> No
         timeout=60,
     )
     assert shell.stderr == b"" and len(shell.stdout.decode().splitlines()) == 1
+
+
+def test_remote_engine_is_skipped_offline_and_checked_online(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    remote = f"tcp://127.0.0.1:{free_port()}"
+    env = dict(helper_env, DOCKER_HOST=remote)
+    _code, lines = _doctor(env, "--offline")
+    assert _line(lines, "SKIP docker engine: ") == (
+        f"SKIP docker engine: {remote} (DOCKER_HOST): not checked (--offline)"
+    )
+    _code, lines = _doctor(env)
+    assert _line(lines, "WARN docker engine: ").endswith(
+        f"cannot reach {remote} (DOCKER_HOST): connection refused (nothing listens there)"
+    )
