@@ -215,3 +215,18 @@ def test_json_success_and_error_documents(helper_env: dict[str, str]) -> None:
     proc = run_ecrpy(helper_env, "configure", "ghcr.io", "--json")
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["exit_code"] == 2
+
+
+def test_default_refuses_a_keyring_that_does_not_answer(helper_env: dict[str, str]) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(
+        helper_env,
+        PYTHON_KEYRING_BACKEND="tests.support.broken_keyring.BrokenKeyring",
+        PYTHONPATH=str(repo),
+    )
+    proc = run_ecrpy(env, "configure", "--default")
+    assert proc.returncode == 1, proc
+    line = _one_line(proc)
+    assert "the OS keyring (tests.support.broken_keyring.BrokenKeyring) does not answer " in line
+    assert "(KeyringLocked)" in line and "the store is locked" not in line, line
+    assert not _config(helper_env).exists()
