@@ -27,6 +27,7 @@ from .lock import FileLock, LockTimeoutError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 HELPER_NAME = "ecrpy"
@@ -132,38 +133,194 @@ def dumps(value: object, level: int = 0) -> str:
 
 
 class Change:
-    """What an edit did (for the command's report)."""
+    """What an edit did (for the command's report).
 
-    def __init__(self, path: str, added: list[str], unchanged: list[str], backup: str | None):
+    ``added``/``unchanged``/``removed`` name credHelpers hosts or ``credsStore``; ``replaced``
+    maps an item to the value it had before (another helper's name, as JSON text); ``kept``
+    maps an item ``remove`` was asked for but left alone to why.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        added: list[str],
+        unchanged: list[str],
+        backup: str | None,
+        replaced: dict[str, str] | None = None,
+        removed: list[str] | None = None,
+        kept: dict[str, str] | None = None,
+    ) -> None:
         self.path = path
         self.added = added
         self.unchanged = unchanged
         self.backup = backup
+        self.replaced = replaced or {}
+        self.removed = removed or []
+        self.kept = kept or {}
+
+    @property
+    def changed(self) -> bool:
+        """True when the document differs from what was read."""
+        return bool(self.added or self.removed)
+
+
+class CredsStoreTakenError(ConfigError):
+    """``credsStore`` names another helper, and ``--force`` was not given."""
+
+
+def shown(value: object) -> str:
+    """A config value as one line of JSON text (``"desktop"``), for messages."""
+    try:
+        return " ".join(dumps(value).split())
+    except RecursionError:
+        return "(a deeply nested value)"
 
 
 def configure(
+    hosts: list[str],
+    default: bool = False,
+    directory: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> Change:
+    """Point ``hosts`` (and, with ``default``, every registry) at ``docker-credential-ecrpy``.
+
+    ``default`` never silently replaces another ``credsStore`` (``desktop``, ``osxkeychain``,
+    ``pass``...): the logins kept there would vanish from docker's view. Without ``force`` that
+    is ``CredsStoreTakenError`` and nothing is written; with it the old value is replaced and
+    stays in the backup.
+    """
+
+    def edit(path: str, data: dict[str, Any]) -> Change:
+        helpers = _helpers(path, data)
+        change = Change(path, [], [], None)
+        for host in hosts:
+            old = helpers.get(host)
+            if old == HELPER_NAME:
+                change.unchanged.append(host)
+                continue
+            if old is not None:
+                change.replaced[host] = shown(old)
+            helpers[host] = HELPER_NAME
+            change.added.append(host)
+        if hosts:
+            data["credHelpers"] = helpers
+        if default:
+            store = data.get("credsStore")
+            if store == HELPER_NAME:
+                change.unchanged.append("credsStore")
+            else:
+                if store not in (None, "") and not force:
+                    raise _taken(path, store)
+                if store not in (None, ""):
+                    change.replaced["credsStore"] = shown(store)
+                data["credsStore"] = HELPER_NAME
+                change.added.append("credsStore")
+        return change
+
+    return _apply(directory, dry_run, edit, create=True)
+
+
+def _taken(path: str, store: object) -> CredsStoreTakenError:
+    old = shown(store)
+    return CredsStoreTakenError(
+        f"credsStore in {path} is already {old}, so ecrpy will not take it over",
+        hint=f'--force replaces it with "ecrpy" (the old value stays in '
+        f"{os.path.basename(path)}.bak; logins kept by {old} are then no longer used), "
+        "or configure only ECR registries: ecrpy configure REGISTRY",
+    )
+
+
+def remove(
     hosts: list[str], default: bool = False, directory: str | None = None, dry_run: bool = False
 ) -> Change:
-    """Point ``hosts`` (and, with ``default``, every registry) at ``docker-credential-ecrpy``."""
+    """Undo ``configure``: drop ``credHelpers`` entries (and, with ``default``, ``credsStore``)
+    whose value is ``ecrpy``; anything pointing at another helper is left alone.
+
+    No ``hosts`` and no ``default``: every ``ecrpy`` entry goes. Idempotent: nothing to remove
+    means nothing written (no backup, no file created). ``hosts`` are matched after
+    normalisation, so ``https://HOST/`` finds ``host``.
+    """
+    from . import registry
+
+    everything = not hosts and not default
+
+    def key(name: str) -> str:
+        return registry.normalize(name) or name.strip().lower()
+
+    def edit(path: str, data: dict[str, Any]) -> Change:
+        helpers = _helpers(path, data)
+        change = Change(path, [], [], None)
+        wanted = {key(h): h for h in hosts}
+        found: set[str] = set()
+        for name, value in list(helpers.items()):
+            if not everything and key(name) not in wanted:
+                continue
+            found.add(key(name))
+            if value == HELPER_NAME:
+                del helpers[name]
+                change.removed.append(name)
+            elif not everything:
+                change.kept[name] = f"it uses {shown(value)}, not ecrpy"
+        for k, given in wanted.items():
+            if k not in found:
+                change.kept[given] = "not in credHelpers"
+        if change.removed and not helpers:
+            del data["credHelpers"]  # what the docker CLI writes for none (omitempty)
+        if default or everything:
+            store = data.get("credsStore")
+            if store == HELPER_NAME:
+                del data["credsStore"]
+                change.removed.append("credsStore")
+            elif default:
+                change.kept["credsStore"] = (
+                    "not set" if store in (None, "") else f"it is {shown(store)}, not ecrpy"
+                )
+        return change
+
+    return _apply(directory, dry_run, edit, create=False)
+
+
+def _helpers(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    helpers = data.get("credHelpers", {})
+    if not isinstance(helpers, dict):
+        raise ConfigError(f"{path}: credHelpers must be a JSON object")
+    return helpers
+
+
+def _apply(
+    directory: str | None,
+    dry_run: bool,
+    edit: Callable[[str, dict[str, Any]], Change],
+    create: bool,
+) -> Change:
+    """Read, ``edit`` and (if it changed something) write the file, under its lock.
+
+    ``create`` False: a missing file is an empty document and nothing is created (not even
+    the folder or the lock file).
+    """
     path = config_path(directory)
     # Edit the file a symlink points to, and keep the link (what the docker CLI does).
     target = os.path.realpath(path)
     try:
-        if dry_run:
-            return _edit(path, target, hosts, default, dry_run)
+        if dry_run or (not create and not os.path.lexists(target)):
+            return edit(path, read(target))
         os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
         lock = FileLock(target + ".lock", timeout=LOCK_TIMEOUT)
         try:
             lock.acquire()
         except LockTimeoutError:
             raise ConfigError(
-                f"{path} is locked by another process ({target}.lock held for "
-                f"{LOCK_TIMEOUT:.0f}s)",
+                f"{path} is locked by another process ({target}.lock held for {LOCK_TIMEOUT:.0f}s)",
                 hint="let the other `ecrpy configure` finish, then retry",
             ) from None
         try:
             _give_to_owner(target + ".lock", os.path.dirname(target))
-            return _edit(path, target, hosts, default, dry_run)
+            data = read(target)  # re-read under the lock: another edit may have landed
+            change = edit(path, data)
+            if change.changed:
+                change.backup = _write(target, _encode(path, data))
+            return change
         finally:
             lock.release()
     except EcrpyError:
@@ -172,37 +329,15 @@ def configure(
         raise environment_error(f"edit the docker config {path}", exc) from None
 
 
-def _edit(path: str, target: str, hosts: list[str], default: bool, dry_run: bool) -> Change:
-    data = read(target)
-    helpers = data.get("credHelpers", {})
-    if not isinstance(helpers, dict):
-        raise ConfigError(f"{path}: credHelpers must be a JSON object")
-    added, unchanged = [], []
-    for host in hosts:
-        if helpers.get(host) == HELPER_NAME:
-            unchanged.append(host)
-        else:
-            helpers[host] = HELPER_NAME
-            added.append(host)
-    if hosts:
-        data["credHelpers"] = helpers
-    if default:
-        if data.get("credsStore") == HELPER_NAME:
-            unchanged.append("credsStore")
-        else:
-            data["credsStore"] = HELPER_NAME
-            added.append("credsStore")
-    backup = None
-    if added and not dry_run:
-        try:
-            text = dumps(data) + "\n"
-        except RecursionError:
-            raise ConfigError(
-                f"{path} is not a usable docker config (nested too deeply)",
-                hint="fix or move the file; ecrpy will not overwrite it",
-            ) from None
-        backup = _write(target, text.encode("utf-8"))
-    return Change(path, added, unchanged, backup)
+def _encode(path: str, data: dict[str, Any]) -> bytes:
+    try:
+        text = dumps(data) + "\n"
+    except RecursionError:
+        raise ConfigError(
+            f"{path} is not a usable docker config (nested too deeply)",
+            hint="fix or move the file; ecrpy will not overwrite it",
+        ) from None
+    return text.encode("utf-8")
 
 
 def _write(target: str, data: bytes) -> str | None:

@@ -294,9 +294,9 @@ def docker_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
     )
 
 
-def docker_client(env: Mapping[str, str] | None = None) -> Any:
+def docker_client(env: Mapping[str, str] | None = None, timeout: int = ENGINE_TIMEOUT) -> Any:
     """A ``docker.DockerClient`` for ``docker_endpoint`` (raises ``EngineError`` if the
-    engine does not answer)."""
+    engine does not answer within ``timeout`` seconds)."""
     import docker
     from docker.errors import DockerException
 
@@ -305,7 +305,7 @@ def docker_client(env: Mapping[str, str] | None = None) -> Any:
     try:
         if ep.host is None or ep.source == "DOCKER_HOST":
             # from_env also honours DOCKER_TLS_VERIFY / DOCKER_CERT_PATH with DOCKER_HOST.
-            return docker.from_env(environment=env, timeout=ENGINE_TIMEOUT)
+            return docker.from_env(environment=env, timeout=timeout)
         tls: Any = False
         if ep.tls_dir is not None:
             from docker.tls import TLSConfig
@@ -320,7 +320,7 @@ def docker_client(env: Mapping[str, str] | None = None) -> Any:
                 ca_cert=ca,
                 verify=(ca or True) if not ep.skip_tls_verify else False,
             )
-        return docker.DockerClient(base_url=ep.host, tls=tls, timeout=ENGINE_TIMEOUT)
+        return docker.DockerClient(base_url=ep.host, tls=tls, timeout=timeout)
     except DockerException as exc:
         where = ep.host or "the default socket (/var/run/docker.sock)"
         ctx = f" (context {ep.context!r})" if ep.context else ""

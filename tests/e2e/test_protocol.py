@@ -20,6 +20,7 @@ from tests.support import (
     write_config,
 )
 from tests.support.aws_server import AwsServer
+from tests.support.registry_server import RegistryServer
 
 pytestmark = pytest.mark.e2e
 NOT_FOUND = b"credentials not found in native keychain"
@@ -404,11 +405,18 @@ def test_cli_configure_without_registry_uses_own_account(
     assert proc.returncode == 2 and b"no AWS region" in proc.stderr
 
 
-def test_cli_doctor_reports_each_check(aws: AwsServer, helper_env: dict[str, str]) -> None:
-    run_ecrpy(helper_env, "configure", HOST)
+def test_cli_doctor_reports_each_check(
+    aws: AwsServer, helper_env: dict[str, str], registry_server: RegistryServer
+) -> None:
+    # a real ECR host's /v2/ is not reachable from 127.0.0.1-only machines: an alias is
+    host = registry_server.host
+    write_config(
+        helper_env, f'[registries."{host}"]\naccount_id = "{MOTO_ACCOUNT}"\nregion = "us-east-1"\n'
+    )
+    run_ecrpy(helper_env, "configure", host)
     proc = run_ecrpy(helper_env, "doctor")
     out = proc.stdout.decode()
     assert proc.returncode == 0, out + proc.stderr.decode()
-    for name in ("docker config", "PATH", "identity source", "cache dir", "log", "caller", HOST):
+    for name in ("docker config", "PATH", "identity source", "cache dir", "log", "caller", host):
         assert f" {name}:" in out
     assert sys.executable  # the venv's helper was found on PATH
