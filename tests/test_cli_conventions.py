@@ -57,8 +57,7 @@ def _text(proc: subprocess.CompletedProcess[bytes]) -> tuple[str, str]:
         (["cache"], "usage: ecrpy cache "),  # a required action missing (argparse)
         (["cache", "list", "--bogus"], "usage: ecrpy cache list "),
         (["whoami", "a", "b"], "usage: ecrpy whoami "),
-        (["policy"], "usage: ecrpy policy "),  # raised by the command (UsageError)
-        (["cache", "clear", "ghcr.io"], "usage: ecrpy cache clear "),  # not ECR: UsageError
+        (["policy"], "usage: ecrpy policy "),
         (["completion", "tcsh"], "usage: ecrpy completion "),
         (["check", "push"], "usage: ecrpy check "),
     ],
@@ -72,6 +71,15 @@ def test_usage_error_shows_the_sub_commands_usage(
     assert err.startswith(usage), err
     assert "usage: ecrpy [-h]" not in err and "Traceback" not in err
     assert out == ""
+
+
+def test_a_bad_value_is_one_line_with_the_fix_and_exit_2(env: dict[str, str]) -> None:
+    """Found by the command, not by argparse (the host is not ECR): the charter's one line with
+    cause and fix, exit 2, no usage block."""
+    proc = run_ecrpy(env, "cache", "clear", "ghcr.io")
+    out, err = _text(proc)
+    assert proc.returncode == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("ecrpy: ") and "ghcr.io" in err
 
 
 @pytest.mark.parametrize(

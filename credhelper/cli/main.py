@@ -7,9 +7,11 @@ own ``--help`` is asked for. Each module exposes ``register(subparsers)``, which
 parser(s) and sets ``func`` to a ``run(args) -> int``.
 
 Conventions every command gets from here: ``--debug`` (log at debug level to stderr, secrets
-redacted), a description, usage errors that show the sub-command's usage and exit 2, "did you
-mean" for misspelt sub-commands, and for ``--json`` a JSON error document on stdout
-(``credhelper.report_json``) with the same exit code as the one-line error on stderr.
+redacted), a description, command-line errors that show the sub-command's usage and exit 2,
+"did you mean" for misspelt sub-commands, and for ``--json`` a JSON error document on stdout
+(``credhelper.report_json``) with the same exit code as the one-line error on stderr. A bad
+*value* found by the command itself (a host that is not ECR) is a ``UsageError``: exit 2 too,
+but one line with the cause and the fix, as every other error, without the usage block.
 """
 
 from __future__ import annotations
@@ -300,10 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except UsageError as exc:
-        _selected_parser(parser, args).print_usage(sys.stderr)
+    except EcrpyError as exc:  # UsageError too: a bad value is one line with the fix, exit 2
         return _fail(exc, exc.one_line(), exc.exit_code)
-    except EcrpyError as exc:
         return _fail(exc, exc.one_line(), exc.exit_code)
     except KeyboardInterrupt:
         return _fail(EcrpyError("interrupted"), "interrupted", 130)

@@ -40,7 +40,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from ..errors import PolicyDocumentError, UsageError
+from ..errors import PolicyDocumentError
 
 if TYPE_CHECKING:
     from ..permissions.evaluate import Decision, PolicySet, Request
@@ -69,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "policy", help="work with IAM policies offline", description="Work with IAM policies."
     )
-    parser.set_defaults(func=_need_subcommand)
-    sub = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
+    sub = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
     sim = sub.add_parser(
         "simulate",
         help="decide one request against given policies",
@@ -85,10 +84,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     fmt.add_argument("--explain", action="store_true", help="print a human-readable account")
     sim.set_defaults(func=run)
-
-
-def _need_subcommand(args: argparse.Namespace) -> int:
-    raise UsageError("policy: a sub-command is required: simulate")
 
 
 def run(args: argparse.Namespace) -> int:
