@@ -68,13 +68,6 @@ def get_logger() -> logging.Logger:
     from . import paths
     from .fsutil import ensure_private_dir
 
-    class _RedactingFormatter(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
-
-        def formatException(self, ei: object) -> str:
-            return redact(super().formatException(ei))  # type: ignore[arg-type]
-
     # AWS secrets can surface in library exception texts (a credential_process's stderr,
     # a botocore message): mask the ones this process knows, whatever their shape.
     for var in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -118,12 +111,45 @@ def get_logger() -> logging.Logger:
         )
     except OSError:
         handler = logging.NullHandler()  # an unwritable log dir must never break the helper
-    handler.setFormatter(
-        _RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(message)s")
-    )
+    handler.setFormatter(_redacting_formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    handler.setLevel(logger.level)  # the file keeps ECRPY_LOG_LEVEL when --debug lowers the logger
     logger.addHandler(handler)
     _LOGGER = logger
     return logger
+
+
+def _redacting_formatter(fmt: str) -> logging.Formatter:
+    """A formatter that passes every line (and traceback) through ``redact``."""
+    import logging
+
+    class _RedactingFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
+        def formatException(self, ei: object) -> str:
+            return redact(super().formatException(ei))  # type: ignore[arg-type]
+
+    return _RedactingFormatter(fmt)
+
+
+def debug_to_stderr() -> None:
+    """``ecrpy --debug``: ecrpy's log also goes to stderr, at DEBUG, redacted like the file.
+
+    Only ecrpy's own logger: botocore's wire log quotes credentials in shapes no redaction
+    rule can promise to catch (an AssumeRole response's XML), so it is never shown.
+    """
+    import logging
+    import sys
+
+    logger = get_logger()
+    if any(getattr(h, "ecrpy_stderr", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.ecrpy_stderr = True  # type: ignore[attr-defined]
+    handler.setFormatter(_redacting_formatter("ecrpy: %(levelname)s %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def log_path() -> str:

@@ -30,7 +30,7 @@ DEADLINE = 9.0  # seconds from start: a dead endpoint must not hang docker (answ
 # The token service's deadline: it answers (with a still-valid cached token, if any) before the
 # watchdog's backstop fires.
 SERVICE_DEADLINE = DEADLINE - 0.5
-USAGE = "Usage: docker-credential-ecrpy <get|store|erase|list|version>"
+USAGE = "Usage: docker-credential-ecrpy <get|store|erase|list|version|--version|-v>"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def run(action: str, deadline: float | None = None) -> _Output:
             return action_erase(_read_stdin())
         if action == "list":
             return action_list()
-        if action == "version":
+        if action in ("version", "--version", "-v"):  # -v: as AWS's Go helper
             return _Output(f"docker-credential-ecrpy (ecrpy) {__version__}")
         if action in ("-h", "--help", "help"):
             return _Output(USAGE)

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
+
+LIST_SCHEMA = "ecrpy.cache-list/1"
+CLEAR_SCHEMA = "ecrpy.cache-clear/1"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``cache`` command."""
-    p = sub.add_parser("cache", help="list or clear cached ECR tokens")
+    p = sub.add_parser(
+        "cache",
+        help="list or clear cached ECR tokens",
+        description="Inspect or drop the ECR tokens the helper has cached (never shown: the "
+        "tokens themselves). Tokens are cached per identity fingerprint and registry.",
+    )
     csub = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    lp = csub.add_parser("list", help="cached tokens (never the token itself)")
-    lp.add_argument("--json", action="store_true", help="machine-readable output")
+    lp = csub.add_parser(
+        "list",
+        help="cached tokens (never the token itself)",
+        description="List the cached tokens of every identity: registry, identity fingerprint, "
+        "time left and whether the helper would serve it. * marks the active identity's.",
+    )
+    lp.add_argument("--json", action="store_true", help=f"print the {LIST_SCHEMA} JSON document")
     lp.set_defaults(func=run_list)
-    cp = csub.add_parser("clear", help="remove cached tokens")
+    cp = csub.add_parser(
+        "clear",
+        help="remove cached tokens",
+        description="Remove every cached token (and lock), or with REGISTRY that registry's "
+        "tokens for every identity. The next docker call fetches a fresh one.",
+    )
     cp.add_argument("registry", nargs="?", help="only this registry's tokens")
+    cp.add_argument(
+        "--json", action="store_true", help=f"print the {CLEAR_SCHEMA} JSON document"
+    )
     cp.set_defaults(func=run_clear)
 
 
@@ -29,15 +49,18 @@ def _cache() -> object:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the cached entries with their expiry, marking the active identity's."""
-    from .. import identity
+    from .. import identity, logs
+    from ..report_json import utc_iso
     from ..token_cache import TokenCache
 
     cache = _cache()
     assert isinstance(cache, TokenCache)
     try:
         active = identity.fingerprint()
-    except Exception:
+    except Exception as exc:  # no identity resolves: nothing is marked active
+        logs.debug("cache list: no active identity (%s)", type(exc).__name__)
         active = ""
+    logs.debug("cache list: %s cache, active identity %s", cache.name, active[:12] or "none")
     now = time.time()
     rows = []
     for key, entry in cache.entries():
@@ -47,13 +70,15 @@ def run_list(args: argparse.Namespace) -> int:
                 "identity": key.fingerprint[:12],
                 "active_identity": key.fingerprint == active,
                 "caller_arn": entry.caller_arn,
-                "expires_at": entry.valid_until,
+                "expires_at": utc_iso(entry.valid_until),
                 "remaining_seconds": max(0, int(entry.valid_until - now)),
                 "servable": entry.servable(now),
             }
         )
     if args.json:
-        print(json.dumps({"backend": cache.name, "entries": rows}, indent=2))
+        from ..report_json import document
+
+        print(document(LIST_SCHEMA, backend=cache.name, generated_at=utc_iso(now), entries=rows))
         return 0
     if not rows:
         print(f"no cached tokens ({cache.name} cache)")
@@ -73,13 +98,21 @@ def run_clear(args: argparse.Namespace) -> int:
     from .. import config as config_mod
     from .. import registry as registry_mod
     from ..token_cache import TokenCache
+    from ..wording import plural
 
     cache = _cache()
     assert isinstance(cache, TokenCache)
+    host = None
     if args.registry is None:
-        print(f"removed {cache.clear()} cached token(s)")
-        return 0
-    reg = registry_mod.require(args.registry, config_mod.load())
-    removed = sum(cache.delete(k) for k, _ in cache.entries() if k.registry_key == reg.key)
-    print(f"removed {removed} cached token(s) for {reg.host}")
+        removed = cache.clear()
+    else:
+        reg = registry_mod.require(args.registry, config_mod.load())
+        host = reg.host
+        removed = sum(cache.delete(k) for k, _ in cache.entries() if k.registry_key == reg.key)
+    if args.json:
+        from ..report_json import document
+
+        print(document(CLEAR_SCHEMA, backend=cache.name, registry=host, removed=removed))
+    else:
+        print(f"removed {plural(removed, 'cached token')}" + (f" for {host}" if host else ""))
     return 0

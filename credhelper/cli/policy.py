@@ -21,14 +21,16 @@ Input (a JSON object; optional keys may be left out, unknown keys are an error):
 ``vpce_policy`` is the VPC endpoint policy, which applies only when ``context`` has
 ``aws:SourceVpce`` (the request came through that endpoint).
 
-Output (``--json``, the default)::
+Output (``--json``, the default; ``schema`` is ``ecrpy.policy-simulate/1``)::
 
-    {"decision": "allowed" | "implicitly_denied" | "explicitly_denied",
+    {"schema": "ecrpy.policy-simulate/1",
+     "decision": "allowed" | "implicitly_denied" | "explicitly_denied",
      "reasons": [{"policy": ..., "statement": 0 | null, "sid": ... | null,
                   "effect": "Allow" | "Deny" | "ImplicitDeny", "detail": ...}]}
 
 ``--explain`` prints the same as text. Exit status: 0 allowed, 3 denied (implicitly or
-explicitly), 1 invalid input (one line on stderr naming the place).
+explicitly), 1 invalid input (one line on stderr naming the place; with an explicit ``--json``
+also an ``ecrpy.error/1`` document on stdout).
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from ..errors import PolicyDocumentError, UsageError
+from ..errors import PolicyDocumentError
 
 if TYPE_CHECKING:
     from ..permissions.evaluate import Decision, PolicySet, Request
     from ..permissions.policy import Policy, PolicyKind
 
+SCHEMA = "ecrpy.policy-simulate/1"
 EXIT_ALLOWED = 0
 EXIT_DENIED = 3
 
@@ -66,8 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "policy", help="work with IAM policies offline", description="Work with IAM policies."
     )
-    parser.set_defaults(func=_need_subcommand)
-    sub = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND")
+    sub = parser.add_subparsers(dest="policy_command", metavar="SUBCOMMAND", required=True)
     sim = sub.add_parser(
         "simulate",
         help="decide one request against given policies",
@@ -78,14 +80,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sim.add_argument("file", metavar="FILE", help="simulation input as JSON, or - for stdin")
     fmt = sim.add_mutually_exclusive_group()
     fmt.add_argument(
-        "--json", dest="explain", action="store_false", help="print JSON (the default)"
+        "--json", action="store_true", help=f"print the {SCHEMA} JSON document (the default)"
     )
     fmt.add_argument("--explain", action="store_true", help="print a human-readable account")
-    sim.set_defaults(func=run, explain=False)
-
-
-def _need_subcommand(args: argparse.Namespace) -> int:
-    raise UsageError("policy: a sub-command is required: simulate")
+    sim.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         print(explain(decision))
     else:
-        print(json.dumps(decision.as_dict(), indent=2))
+        from ..report_json import document
+
+        print(document(SCHEMA, **decision.as_dict()))
     return EXIT_ALLOWED if decision.allowed else EXIT_DENIED
 
 

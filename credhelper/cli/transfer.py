@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the transfer; print progress, then the summary or the JSON document."""
-    from ..errors import EcrpyError, UsageError
+    from ..errors import UsageError
     from ..transfer import Options
     from ..transfer import run as run_transfer
 
@@ -86,12 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ecrpy: warning: {' '.join(message.split())}", file=sys.stderr)
 
     progress = sys.stderr if args.json else sys.stdout
-    try:
-        result = run_transfer(opts, progress, warn)
-    except EcrpyError as exc:
-        if args.json:  # a pipeline reading stdout gets a document on failure too
-            print(_error_document(args, exc))
-        raise
+    # A failure under --json becomes ecrpy.error/1 on stdout at cli.main's boundary.
+    result = run_transfer(opts, progress, warn)
     if args.json:
         print(result.to_json())
     elif args.quiet:
@@ -102,19 +98,3 @@ def run(args: argparse.Namespace) -> int:
         print(result.summary())
     return 0
 
-
-def _error_document(args: argparse.Namespace, exc: Exception) -> str:
-    """``ecrpy.transfer-error/1``: what failed, in the same words as the stderr line."""
-    import json
-
-    from ..errors import EcrpyError
-
-    assert isinstance(exc, EcrpyError)
-    return json.dumps(
-        {
-            "schema": "ecrpy.transfer-error/1",
-            "operation": args.operation,
-            "image": args.image,
-            "error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code},
-        }
-    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
+
+SCHEMA = "ecrpy.whoami/1"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "role from ecrpy's config), call sts:GetCallerIdentity and show the cached token.",
     )
     p.add_argument("registry", nargs="?", help="ECR host or alias (applies its profile/role)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help=f"print the {SCHEMA} JSON document")
     p.set_defaults(func=run)
 
 
@@ -25,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
     """Resolve the identity, call sts:GetCallerIdentity, show the cached token's expiry."""
 
     from .. import config as config_mod
-    from .. import identity
+    from .. import identity, logs
     from .. import registry as registry_mod
+    from ..report_json import utc_iso
     from ..token_cache import CacheKey, for_config
 
     config = config_mod.load()
@@ -47,14 +49,19 @@ def run(args: argparse.Namespace) -> int:
     info["source"] = source
     fingerprint = identity.fingerprint(profile, role_arn)
     info["fingerprint"] = fingerprint[:12]
+    logs.debug("whoami: %s credentials, profile %s, fingerprint %s", source.get("chain"),
+               source.get("profile"), fingerprint[:12])
     info["caller_arn"] = caller_arn(profile, role_arn, reg.api_region if reg else None)
     if reg is not None:
-        entry = for_config(config).get(CacheKey(fingerprint, reg.key))
-        info["cached_token_expires_at"] = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry.valid_until)) if entry else None
-        )
+        cache = for_config(config)
+        entry = cache.get(CacheKey(fingerprint, reg.key))
+        logs.debug("whoami: %s cache, entry for %s: %s", cache.name, reg.key,
+                   "found" if entry else "none")
+        info["cached_token_expires_at"] = utc_iso(entry.valid_until) if entry else None
     if args.json:
-        print(json.dumps(info, indent=2))
+        from ..report_json import document
+
+        print(document(SCHEMA, **info))
     else:
         for label, value in readable_lines(info):
             print(f"{label + ':':<15} {value}")

@@ -325,10 +325,10 @@ def test_read_only_push_is_refused_before_any_blob_reaches_the_registry(
     code, out, err = ecrpy(env, "push", "--json", image)
     assert code == 3, (out, err)
     doc = json.loads(out)
-    assert doc["schema"] == "ecrpy.transfer-error/1"
-    assert (doc["operation"], doc["image"]) == ("push", image)
-    assert doc["error"]["exit_code"] == 3 and "refused" in doc["error"]["message"]
-    assert set(doc["error"]) == {"message", "hint", "exit_code"}
+    assert doc["schema"] == "ecrpy.error/1"  # docs/json-output.md
+    assert (doc["command"], doc["image"]) == ("push", image)
+    assert doc["exit_code"] == 3 and "refused" in doc["error"]
+    assert set(doc) == {"schema", "error", "hint", "exit_code", "command", "image"}
     assert registry_server.blob_count() == blobs
 
 

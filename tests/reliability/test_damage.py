@@ -388,7 +388,7 @@ def test_cache_clear_removes_lock_files(aws: AwsServer, renv: dict[str, str]) ->
     assert list(tokens.glob("*.lock")), "a cold get leaves its lock file"
     proc = run_ecrpy(renv, "cache", "clear")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.decode().strip() == "removed 1 cached token(s)"
+    assert proc.stdout.decode().strip() == "removed 1 cached token"
     assert sorted(p.name for p in tokens.iterdir()) == []
 
 

@@ -1,0 +1,258 @@
+"""``ecrpy completion bash|zsh|fish``: a completion script generated from ecrpy's own parser.
+
+The script knows every command, sub-command and option (and the values of options with fixed
+choices, e.g. ``check --method``) as of this ecrpy version; regenerate it after an upgrade.
+Install it as README's "Shell completion" section shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``completion`` command."""
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print a completion script for SHELL, generated from ecrpy's commands "
+        "and options. bash: eval \"$(ecrpy completion bash)\" in ~/.bashrc; zsh: "
+        "ecrpy completion zsh > \"${fpath[1]}/_ecrpy\"; fish: ecrpy completion fish > "
+        "~/.config/fish/completions/ecrpy.fish.",
+    )
+    p.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or fish")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the script for ``args.shell``."""
+    from .main import build_parser
+
+    nodes = command_tree(build_parser())
+    script = {"bash": bash_script, "zsh": zsh_script, "fish": fish_script}[args.shell](nodes)
+    print(script, end="")
+    return 0
+
+
+@dataclass
+class Option:
+    """One option of one (sub-)command."""
+
+    names: list[str]
+    help: str
+    choices: list[str] | None  # fixed values it takes
+    takes_value: bool
+    value_kind: str = "text"  # "dir", "file" or "text" (nothing to complete), from its METAVAR
+
+
+@dataclass
+class Node:
+    """One (sub-)command: its word path from ``ecrpy`` (``()`` for ecrpy itself)."""
+
+    path: tuple[str, ...]
+    subcommands: list[tuple[str, str]] = field(default_factory=list)  # (name, summary)
+    options: list[Option] = field(default_factory=list)
+    positional_choices: list[str] = field(default_factory=list)
+
+
+def command_tree(parser: argparse.ArgumentParser) -> list[Node]:
+    """Every (sub-)command of ``parser`` with what may follow it, parents before children."""
+    nodes: list[Node] = []
+
+    def walk(p: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        node = Node(path)
+        nodes.append(node)
+        children: list[tuple[str, argparse.ArgumentParser]] = []
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {a.dest: a.help or "" for a in action._choices_actions}
+                for name, child in action.choices.items():
+                    node.subcommands.append((name, helps.get(name, "")))
+                    children.append((name, child))
+            elif action.option_strings:
+                if action.help == argparse.SUPPRESS:
+                    continue
+                choices = [str(c) for c in action.choices] if action.choices else None
+                metavar = str(action.metavar or "")
+                kind = {"DIR": "dir", "FILE": "file", "PATH": "file"}.get(metavar, "text")
+                node.options.append(
+                    Option(list(action.option_strings), action.help or "", choices,
+                           action.nargs != 0, kind)
+                )
+            elif action.choices:
+                node.positional_choices += [str(c) for c in action.choices]
+        for name, child in children:
+            walk(child, (*path, name))
+
+    walk(parser, ())
+    return nodes
+
+
+def _words(node: Node) -> list[str]:
+    return [name for name, _ in node.subcommands] + node.positional_choices + [
+        name for option in node.options for name in option.names
+    ]
+
+
+def _key(path: tuple[str, ...]) -> str:
+    return "".join("/" + word for word in path)
+
+
+def bash_script(nodes: list[Node]) -> str:
+    """A bash function driven by COMP_WORDS/COMP_CWORD, registered with ``complete -F``."""
+    paths = [_key(n.path) for n in nodes if n.path]
+    value_cases = []
+    for node in nodes:
+        for option in node.options:
+            if not option.takes_value:
+                continue
+            for name in option.names:
+                action = {
+                    "dir": 'COMPREPLY=( $(compgen -d -- "$cur") )',
+                    "file": 'COMPREPLY=( $(compgen -f -- "$cur") )',
+                    "text": "COMPREPLY=()",
+                }[option.value_kind]
+                if option.choices:
+                    action = f'COMPREPLY=( $(compgen -W "{" ".join(option.choices)}" -- "$cur") )'
+
+                value_cases.append(f'        "{_key(node.path)}|{name}") {action}; return 0 ;;')
+    word_cases = [f'        "{_key(n.path)}") words="{" ".join(_words(n))}" ;;' for n in nodes]
+    return "\n".join(
+        [
+            "# bash completion for ecrpy (generated by `ecrpy completion bash`)",
+            "_ecrpy_complete() {",
+            '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" word="" words="" i',
+            '    (( COMP_CWORD > 0 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"',
+            "    for (( i=1; i<COMP_CWORD; i++ )); do",
+            '        word="${COMP_WORDS[i]}"',
+            '        case "$cmdpath/$word" in',
+            f"            {'|'.join(paths)}) cmdpath=\"$cmdpath/$word\" ;;",
+            "        esac",
+            "    done",
+            '    case "$cmdpath|$prev" in',
+            *value_cases,
+            "    esac",
+            '    case "$cmdpath" in',
+            *word_cases,
+            "    esac",
+            '    COMPREPLY=( $(compgen -W "$words" -- "$cur") )',
+            "    return 0",
+            "}",
+            "complete -o default -F _ecrpy_complete ecrpy",
+            "",
+        ]
+    )
+
+
+def zsh_script(nodes: list[Node]) -> str:
+    """A zsh completion function (works from $fpath as ``_ecrpy`` or when sourced)."""
+    paths = [_key(n.path) for n in nodes if n.path]
+    value_cases = []
+    for node in nodes:
+        for option in node.options:
+            if not option.takes_value:
+                continue
+            for name in option.names:
+                action = {"dir": "_files -/", "file": "_files", "text": "_message value"}[
+                    option.value_kind
+                ]
+                if option.choices:
+                    action = f"compadd -- {' '.join(option.choices)}"
+                value_cases.append(f'        "{_key(node.path)}|{name}") {action}; return ;;')
+    word_cases = []
+    for node in nodes:
+        described = [f"{name}:{_zsh_quote(text)}" for name, text in node.subcommands]
+        lines = [f'        "{_key(node.path)}")']
+        if described:
+            lines.append(f"            local -a cmds=({' '.join(described)})")
+            lines.append("            _describe -t commands 'ecrpy command' cmds")
+        rest = node.positional_choices + [n for o in node.options for n in o.names]
+        if rest:
+            lines.append(f"            compadd -- {' '.join(rest)}")
+        lines.append("            ;;")
+        word_cases += lines
+    return "\n".join(
+        [
+            "#compdef ecrpy",
+            "# zsh completion for ecrpy (generated by `ecrpy completion zsh`)",
+            "_ecrpy() {",
+            '    local cmdpath="" word="" cur="${words[CURRENT]}" prev="${words[CURRENT-1]}"',
+            "    local -i i",
+            "    for (( i = 2; i < CURRENT; i++ )); do",
+            '        word="${words[i]}"',
+            '        case "$cmdpath/$word" in',
+            f"            ({'|'.join(paths)}) cmdpath=\"$cmdpath/$word\" ;;",
+            "        esac",
+            "    done",
+            '    case "$cmdpath|$prev" in',
+            *value_cases,
+            "    esac",
+            '    case "$cmdpath" in',
+            *word_cases,
+            "    esac",
+            "}",
+            'if [[ "${funcstack[1]}" == "_ecrpy" ]]; then',
+            '    _ecrpy "$@"',
+            "else",
+            "    compdef _ecrpy ecrpy",
+            "fi",
+            "",
+        ]
+    )
+
+
+def _zsh_quote(text: str) -> str:
+    # One word inside a zsh array: single quotes, a quote written as '\''; ':' would end the
+    # name part of _describe's "name:description", so only the first one matters (the name).
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def fish_script(nodes: list[Node]) -> str:
+    """``complete -c ecrpy`` lines with fish's sub-command conditions."""
+    lines = ["# fish completion for ecrpy (generated by `ecrpy completion fish`)",
+             "complete -c ecrpy -f"]
+    by_path = {n.path: n for n in nodes}
+    for node in nodes:
+        condition = _fish_condition(node, by_path)
+        for name, text in node.subcommands:
+            lines.append(
+                f"complete -c ecrpy -n {_fish_quote(condition)} -a {_fish_quote(name)} "
+                f"-d {_fish_quote(text)}"
+            )
+        if node.positional_choices:
+            lines.append(
+                f"complete -c ecrpy -n {_fish_quote(condition)} "
+                f"-a {_fish_quote(' '.join(node.positional_choices))}"
+            )
+        for option in node.options:
+            flags = []
+            for name in option.names:
+                flags.append(f"-l {name[2:]}" if name.startswith("--") else f"-s {name[1:]}")
+            value = ""
+            if option.takes_value:
+                value = " -x" if option.value_kind == "text" else " -r -F"
+                if option.choices:
+                    value = f" -x -a {_fish_quote(' '.join(option.choices))}"
+            lines.append(
+                f"complete -c ecrpy -n {_fish_quote(condition)} {' '.join(flags)}{value} "
+                f"-d {_fish_quote(option.help)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _fish_condition(node: Node, by_path: dict[tuple[str, ...], Node]) -> str:
+    """True exactly when the command line is at ``node``: its words seen, no child's word."""
+    if not node.path:
+        return "__fish_use_subcommand"
+    parts = [f"__fish_seen_subcommand_from {word}" for word in node.path]
+    children = [name for name, _ in node.subcommands]
+    if children:
+        parts.append(f"not __fish_seen_subcommand_from {' '.join(children)}")
+    return "; and ".join(parts)
+
+
+def _fish_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
