@@ -1,6 +1,7 @@
 """The docker engine: finding it as the docker CLI does, and reading its JSON progress stream.
 
-Split from ``transfer`` so the stream parser and endpoint rules can be tested on their own.
+Split from ``transfer`` so the stream parser and endpoint rules can be tested on their own;
+talking to the engine is ``engine_client``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ConfigError, EcrpyError
-
-if TYPE_CHECKING:
-    pass
 
 OPERATIONS = ("push", "pull")
 ENGINE_TIMEOUT = 300  # seconds without a byte from the engine before giving up
@@ -292,45 +290,3 @@ def docker_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
         tls_dir=tls_dir if os.path.isdir(tls_dir) else None,
         skip_tls_verify=bool(docker_ep.get("SkipTLSVerify")),
     )
-
-
-def docker_client(env: Mapping[str, str] | None = None) -> Any:
-    """A ``docker.DockerClient`` for ``docker_endpoint`` (raises ``EngineError`` if the
-    engine does not answer)."""
-    import docker
-    from docker.errors import DockerException
-
-    env = dict(os.environ if env is None else env)
-    ep = docker_endpoint(env)
-    try:
-        if ep.host is None or ep.source == "DOCKER_HOST":
-            # from_env also honours DOCKER_TLS_VERIFY / DOCKER_CERT_PATH with DOCKER_HOST.
-            return docker.from_env(environment=env, timeout=ENGINE_TIMEOUT)
-        tls: Any = False
-        if ep.tls_dir is not None:
-            from docker.tls import TLSConfig
-
-            def part(name: str) -> str | None:
-                path = os.path.join(ep.tls_dir or "", name)
-                return path if os.path.exists(path) else None
-
-            cert, key, ca = part("cert.pem"), part("key.pem"), part("ca.pem")
-            tls = TLSConfig(
-                client_cert=(cert, key) if cert and key else None,
-                ca_cert=ca,
-                verify=(ca or True) if not ep.skip_tls_verify else False,
-            )
-        return docker.DockerClient(base_url=ep.host, tls=tls, timeout=ENGINE_TIMEOUT)
-    except DockerException as exc:
-        where = ep.host or "the default socket (/var/run/docker.sock)"
-        ctx = f" (context {ep.context!r})" if ep.context else ""
-        raise EngineError(
-            f"cannot reach the docker engine at {where}{ctx}: {short_error(exc)}",
-            hint="start dockerd, or point DOCKER_HOST / docker context at a running engine",
-        ) from None
-
-
-def short_error(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    text = str(explanation or exc)
-    return " ".join(text.split())[:300]
