@@ -37,9 +37,9 @@ MODULES = ("bench_hot", "bench_cold", "bench_cli", "bench_push")
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="ecrpy benchmark (see docs/benchmarks.md)")
-    p.add_argument("--hot-runs", type=int, default=40, help="runs per fast row (~20-40 ms)")
-    p.add_argument("--runs", type=int, default=20, help="runs per cold-get row")
-    p.add_argument("--push-runs", type=int, default=10, help="runs per push/pull row")
+    p.add_argument("--hot-runs", type=int, default=60, help="runs per fast row (~20-40 ms)")
+    p.add_argument("--runs", type=int, default=30, help="runs per cold-get row")
+    p.add_argument("--push-runs", type=int, default=15, help="runs per push/pull row")
     p.add_argument("--herd-rounds", type=int, default=3)
     p.add_argument("--only", nargs="*", choices=[m.removeprefix("bench_") for m in MODULES])
     p.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"),

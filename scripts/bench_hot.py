@@ -11,6 +11,7 @@ from pathlib import Path
 from bench_common import (
     FLOOR_CODE,
     HELPER,
+    HOST,
     LATENCY_MS,
     PY,
     Args,
@@ -33,12 +34,13 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
     w = World(tmp, "hot", aws.proxy(0), aws.ca).env_keys()
     for argv in ([str(HELPER), "get"], [go, "get"]):  # fill both caches
         subprocess.run(argv, input=w.input.read_bytes(), env=w.env, capture_output=True, check=True)
-    floor, hot, go_hot = paired(
+    floor, hot, go_hot, listed = paired(
         "hot get, static keys",
         [
             Cmd(f'python -c "{FLOOR_CODE}"', [str(PY), "-c", FLOOR_CODE], w, expect=None),
             Cmd("ecrpy get", [str(HELPER), "get"], w),
             Cmd("Go helper get", [go, "get"], w),
+            Cmd("ecrpy list", [str(HELPER), "list"], w, stdin=False, expect=HOST),
         ],
         args.hot_runs,
         aws=aws,
@@ -55,13 +57,14 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
         aws=aws,
         tmp=tmp,
     )
-    calls = sum(hot.calls.values()) + sum(role.calls.values())
+    calls = sum(hot.calls.values()) + sum(role.calls.values()) + sum(listed.calls.values())
     targets = [
         ratio_target("hot get (stays where it is)", 1.3, hot, floor, f"`{FLOOR_CODE}`"),
         Target(
             "hot get: AWS calls per hit",
             "0",
-            f"{calls} over {len(hot.walls) + len(role.walls)} hits (+ warm-ups); "
+            f"{calls} over {len(hot.walls) + len(role.walls)} hits and {len(listed.walls)} "
+            "`list`s (+ warm-ups); "
             f"Go helper with an assumed role: {sum(role_go.calls.values())}",
             calls == 0,
         ),
@@ -77,7 +80,7 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
         f"({hot.median / go_hot.median:.1f} x); with an assumed role and +{LATENCY_MS} ms per "
         f"AWS request {ms(role.median)} vs {ms(role_go.median)}."
     ]
-    return Section("Hot get", [floor, hot, go_hot, role, role_go], targets, notes)
+    return Section("Hot get", [floor, hot, go_hot, listed, role, role_go], targets, notes)
 
 
 if __name__ == "__main__":

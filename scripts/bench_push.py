@@ -72,6 +72,7 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
                 ],
                 args.push_runs,
                 warmup=1,
+                aws=aws,
                 tmp=tmp,
             )  # fmt: skip
             rows += [base, no_check, check]
