@@ -1,6 +1,7 @@
 """The docker engine: finding it as the docker CLI does, and reading its JSON progress stream.
 
-Split from ``transfer`` so the stream parser and endpoint rules can be tested on their own.
+Split from ``transfer`` so the stream parser and endpoint rules can be tested on their own;
+talking to the engine is ``engine_client``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import ConfigError, EcrpyError
-
-if TYPE_CHECKING:
-    pass
 
 OPERATIONS = ("push", "pull")
 ENGINE_TIMEOUT = 300  # seconds without a byte from the engine before giving up

@@ -49,19 +49,17 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .ecr_repository import NEAREST, Ecr, RepositoryFacts, nearest_tags
 from .engine import (
-    ENGINE_TIMEOUT,
     OPERATIONS,
     EngineError,
     EngineNotFoundError,
     StreamParser,
-    docker_client,
     iter_json,
-    short_error,
 )
 from .errors import EcrpyError, RefusedError, UsageError
 
 if TYPE_CHECKING:
     from .config import Config
+    from .engine_client import EngineClient, Stream
     from .permissions.actions import ImageRef
     from .progress import Renderer
     from .registry import Registry
@@ -192,11 +190,12 @@ def run(
     role_arn = settings.role_arn if settings else None
     name = f"{ref.registry}/{ref.repository}"
 
-    client = docker_client(env)
-    api = client.api
+    from .engine_client import connect
+
+    engine = connect(env)
     local_size: int | None = None
     if opts.operation == "push":
-        local_size = _local_size(api, f"{name}:{ref.tag}")
+        local_size = engine.image_size(f"{name}:{ref.tag}")
         if local_size is None:
             raise EcrpyError(
                 f"no local image {name}:{ref.tag} in the docker engine",
@@ -219,7 +218,7 @@ def run(
         renderer = make_renderer(progress, quiet=opts.quiet)
     transfer_started = time.monotonic()
     try:
-        _stream(api, opts.operation, name, ref, auth, parser, renderer)
+        _stream(engine, opts.operation, name, ref, auth, parser, renderer)
     except EngineNotFoundError as exc:
         if opts.operation != "pull" or reg.public:
             raise
@@ -240,7 +239,7 @@ def run(
     size = local_size
     if opts.operation == "pull":
         local_ref = f"{name}@{ref.digest}" if ref.digest else f"{name}:{ref.tag}"
-        size = _local_size(api, local_ref)
+        size = engine.image_size(local_ref)
     return TransferResult(
         operation=opts.operation,
         ref=ref,
@@ -270,19 +269,6 @@ def _expired_credentials(profile: str | None) -> Iterator[None]:
         from .tokens import translate
 
         raise translate(exc, None, profile) from None
-
-
-def _local_size(api: Any, reference: str) -> int | None:
-    from docker.errors import APIError, ImageNotFound
-
-    try:
-        info = api.inspect_image(reference)
-    except ImageNotFound:
-        return None
-    except APIError as exc:
-        raise EngineError(f"docker engine: {short_error(exc)}") from None
-    size = info.get("Size") if isinstance(info, dict) else None
-    return size if isinstance(size, int) else None
 
 
 def _preflight(
@@ -444,7 +430,7 @@ def _auth_config(reg: Registry, config: Config, operation: str) -> dict[str, str
 
 
 def _stream(
-    api: Any,
+    engine: EngineClient,
     operation: str,
     name: str,
     ref: ImageRef,
@@ -453,28 +439,11 @@ def _stream(
     renderer: Renderer,
 ) -> None:
     """POST the push/pull to the engine and feed its stream to ``parser`` and ``renderer``."""
-    from urllib.parse import quote
-
-    import requests
-    from docker.auth import encode_header
-
-    headers = {"X-Registry-Auth": encode_header(auth)} if auth else {}
-    base = f"{api.base_url}/v{api.api_version}"
-    if operation == "push":
-        url = f"{base}/images/{quote(name, safe='/:')}/push"
-        params = {"tag": ref.tag}
-    else:
-        url = f"{base}/images/create"
-        params = {"fromImage": name, "tag": ref.digest or ref.tag}
-    response: Any = None
+    stream: Stream | None = None
     try:
-        response = api.post(
-            url, params=params, headers=headers, stream=True, timeout=ENGINE_TIMEOUT
-        )
-        if response.status_code >= 400:
-            kind = EngineNotFoundError if response.status_code == 404 else EngineError
-            raise kind(f"{operation} failed: {_api_message(response)}")
-        for event in iter_json(response.iter_content(chunk_size=None)):
+        tag = (ref.tag if operation == "push" else ref.digest or ref.tag) or "latest"
+        stream = engine.open_stream(operation, name, tag, auth)
+        for event in iter_json(stream.chunks()):
             for change in parser.feed(event):
                 renderer.change(change)
             if parser.error is not None:
@@ -488,20 +457,6 @@ def _stream(
         raise InterruptedTransfer(
             f"{operation} interrupted; the engine's {operation} was cancelled and {what}"
         ) from None
-    except requests.RequestException as exc:
-        raise EngineError(
-            f"{operation} failed: lost the connection to the docker engine ({short_error(exc)})"
-        ) from None
     finally:
-        if response is not None:
-            response.close()
-
-
-def _api_message(response: Any) -> str:
-    try:
-        doc = response.json()
-        message = doc.get("message") if isinstance(doc, dict) else None
-    except ValueError:
-        message = None
-    text = str(message or response.text or f"HTTP {response.status_code}")
-    return " ".join(text.split())[:500]
+        if stream is not None:
+            stream.close()

@@ -1,159 +1,149 @@
-"""Wall time of ``ecrpy push`` against plain ``docker push`` of the same image: the pre-flight's
-overhead. Prints a table of medians (``--runs`` each, default 7, at least 5).
+"""``ecrpy push``/``pull`` against plain ``docker push``/``pull`` of the same image, with and
+without the pre-flight: the wrapper's overhead. Run alone: ``.venv/bin/python
+scripts/bench_push.py``.
 
-Setup (all on 127.0.0.1, nothing outside the temp dir touched): moto in-process
-(``tests.support.aws_server``, 12 h tokens), docker-registry with moto's token as password and
-mapped to moto's account through an ecrpy alias, a private dockerd, one imported image (one
-layer, ``--size`` bytes, default 5 MB) pushed once untimed so every timed run is the steady state
-of a re-push ("Layer already exists" + manifest). Measured, alternating so drift hits all alike:
-
-* ``docker push`` (CLI 28.x; auth through ``credHelpers`` -> docker-credential-ecrpy, a cache hit)
-* ``ecrpy push --no-check`` (Python start, docker SDK, token from the cache, the same push)
-* ``ecrpy push`` (the above plus the permission pre-flight against moto)
-
-moto answers in about a millisecond, so the pre-flight cost here is mostly CPU (boto3 import,
-client creation, the check's thread pool); against real AWS add the round trips of its
-critical path. Usage: ``.venv/bin/python scripts/bench_push.py [--runs 7] [--size BYTES]``.
+All on 127.0.0.1 (tests/support's servers): moto in-process, docker-registry with moto's token
+as password and mapped to moto's account through an ecrpy alias, a private dockerd, one imported
+image (one layer, 5 MB) pushed once untimed, so each timed push is a re-push ("Layer already
+exists" + manifest) and each pull is "Image is up to date". ``docker push``/``pull`` (CLI 28.x)
+authenticate through ``credHelpers`` -> docker-credential-ecrpy (a cache hit). moto answers in
+about a millisecond, so the pre-flight's cost here is mostly CPU. Also reported: where ``ecrpy
+push --no-check`` spends its start (``python -X importtime``, largest cumulative imports).
 """
 
 from __future__ import annotations
 
-import argparse
+import base64
 import json
-import os
+import re
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
+import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.support import (  # noqa: E402
-    MOTO_ACCOUNT,
-    MOTO_ECR_PASSWORD,
-    MOTO_ECR_USER,
-    MOTO_REGION,
-    SYSTEM_PATH,
-    TEST_ACCESS_KEY_ID,
-    TEST_SECRET_ACCESS_KEY,
+from bench_common import (
+    CLI,
+    PY,
+    Args,
+    Aws,
+    Cmd,
+    Row,
+    Section,
+    Target,
+    World,
+    ms,
+    paired,
 )
-from tests.support.images import make_tiny_image_tar  # noqa: E402
 
-VENV_BIN = REPO / ".venv" / "bin"
+from tests.support import MOTO_ACCOUNT, MOTO_ECR_PASSWORD, MOTO_ECR_USER, MOTO_REGION
+from tests.support.images import make_tiny_image_tar
 
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, stdin=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
-                         f"{proc.stdout.decode()}\n{proc.stderr.decode()}")
-    return elapsed
+SIZE = 5_000_000
+LIMIT_CHECK_S, LIMIT_NO_CHECK_S = 0.200, 0.100
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--size", type=int, default=5_000_000)
-    args = parser.parse_args()
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
-
-    import logging
-
-    import boto3
-    import docker
-
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # moto's NotImplemented tracebacks
-
-    from tests.support.aws_server import AwsServer
+def measure(aws: Aws, tmp: Path, args: Args) -> Section:
     from tests.support.dockerd import Dockerd
     from tests.support.registry_server import RegistryServer
 
-    tmp = Path(tempfile.mkdtemp(prefix="ecrpy-bench-push-"))
-    aws = AwsServer()
     registry = RegistryServer(tmp / "registry", users={MOTO_ECR_USER: MOTO_ECR_PASSWORD})
     engine = Dockerd()
     try:
-        home = tmp / "home"
-        docker_config = home / ".docker"
-        docker_config.mkdir(parents=True)
-        (home / ".aws").mkdir()
-        (home / ".aws" / "config").touch()
-        (home / ".aws" / "credentials").touch()
-        # docker CLI: the same helper, the same token cache (a hit after the first run).
-        (docker_config / "config.json").write_text(
-            json.dumps({"credHelpers": {registry.host: "ecrpy"}}))
-        config = tmp / "ecrpy" / "config.toml"
-        config.parent.mkdir()
-        config.write_text(f'[registries."{registry.host}"]\naccount_id = "{MOTO_ACCOUNT}"\n'
-                          f'region = "{MOTO_REGION}"\n')
-        env = {
-            "HOME": str(home),
-            "DOCKER_CONFIG": str(docker_config),
-            "DOCKER_HOST": engine.base_url,
-            "ECRPY_CONFIG": str(config),
-            "ECRPY_CACHE_DIR": str(tmp / "cache"),
-            "ECRPY_LOG_DIR": str(tmp / "logs"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(home / ".state"),
-            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-            "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
-            "AWS_SECRET_ACCESS_KEY": TEST_SECRET_ACCESS_KEY,
-            "AWS_DEFAULT_REGION": MOTO_REGION,
-            "AWS_ENDPOINT_URL": aws.url,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "PATH": f"{VENV_BIN}{os.pathsep}{SYSTEM_PATH}",
-            "LANG": "C.UTF-8",
-        }
-        boto3.client("ecr", endpoint_url=aws.url, region_name=MOTO_REGION,
-                     aws_access_key_id=TEST_ACCESS_KEY_ID,
-                     aws_secret_access_key=TEST_SECRET_ACCESS_KEY,
-                     ).create_repository(repositoryName="bench")
+        w = _world(tmp, aws, registry.host, engine.base_url)
+        aws.ecr.create_repository(repositoryName="bench")
         image = f"{registry.host}/bench:v1"
-        tar = make_tiny_image_tar(tmp / "rootfs.tar", size_bytes=args.size, seed="bench")
-        client = docker.DockerClient(base_url=engine.base_url)
-        client.api.import_image_from_data(tar.read_bytes(), repository=f"{registry.host}/bench",
-                                          tag="v1")
-        commands = {
-            "docker push": ["docker", "push", "--quiet", image],
-            "ecrpy push --no-check": [str(VENV_BIN / "ecrpy"), "push", "-q", "--no-check", image],
-            "ecrpy push": [str(VENV_BIN / "ecrpy"), "push", "-q", image],
-        }
-        for cmd in commands.values():  # warm-up: first upload, token fetch, page cache
-            timed(cmd, env)
-        if os.environ.get("BENCH_PUSH_PROFILE"):
-            prof = [str(VENV_BIN / "python"), "-m", "cProfile", "-s", "cumtime",
-                    str(VENV_BIN / "ecrpy"), *commands["ecrpy push --no-check"][1:]]
-            out = subprocess.run(prof, env=env, capture_output=True, text=True)
-            print("\n".join(out.stdout.splitlines()[:60]))
-        samples: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(args.runs):
-            for name, cmd in commands.items():
-                samples[name].append(timed(cmd, env))
-        base = statistics.median(samples["docker push"])
-        print(f"image: 1 layer, {args.size} bytes, re-push (layer already exists); "
-              f"{args.runs} runs each, median (min-max) in ms")
-        for name, values in samples.items():
-            med = statistics.median(values)
-            print(f"  {name:<24} {med * 1000:7.0f}  ({min(values) * 1000:.0f}-"
-                  f"{max(values) * 1000:.0f})  {'+' if med >= base else ''}"
-                  f"{(med - base) * 1000:.0f} vs docker push")
-        pre = statistics.median(samples["ecrpy push"]) - statistics.median(
-            samples["ecrpy push --no-check"])
-        print(f"  pre-flight alone (ecrpy push - ecrpy push --no-check): {pre * 1000:.0f} ms")
+        tar = make_tiny_image_tar(tmp / "rootfs.tar", size_bytes=SIZE, seed="bench")
+        subprocess.run(["docker", "import", str(tar), image], env=w.env, check=True,
+                       capture_output=True)  # fmt: skip
+        subprocess.run(["docker", "push", "-q", image], env=w.env, check=True, capture_output=True)
+        _mirror_to_moto(aws, registry.url, "bench", "v1")
+        rows: list[Row] = []
+        targets: list[Target] = []
+        for op in ("push", "pull"):
+            base, no_check, check = paired(
+                f"{op}, 5 MB, already there",
+                [
+                    Cmd(f"docker {op}", ["docker", op, "-q", image], w, stdin=False, expect=None),
+                    Cmd(f"ecrpy {op} --no-check", [str(CLI), op, "-q", "--no-check", image], w,
+                        stdin=False, expect=None),
+                    Cmd(f"ecrpy {op}", [str(CLI), op, "-q", image], w, stdin=False, expect=None),
+                ],
+                args.push_runs,
+                warmup=1,
+                aws=aws,
+                tmp=tmp,
+            )  # fmt: skip
+            rows += [base, no_check, check]
+            for row, limit in ((no_check, LIMIT_NO_CHECK_S), (check, LIMIT_CHECK_S)):
+                extra = row.median - base.median
+                paired_extra = statistics.median(
+                    a - b for a, b in zip(row.walls, base.walls, strict=True)
+                )
+                targets.append(
+                    Target(
+                        f"`{row.label}` over `docker {op}`",
+                        f"≤ +{ms(limit)}",
+                        f"+{ms(extra)} (median of paired differences +{ms(paired_extra)})",
+                        extra <= limit,
+                    )
+                )
+        notes = [_import_profile(w, image)]
     finally:
         engine.stop()
         registry.stop()
-        aws.stop()
-    return 0
+    return Section("Push and pull", rows, targets, notes)
+
+
+def _world(tmp: Path, aws: Aws, registry: str, docker_host: str) -> World:
+    w = World(tmp, "push")
+    w.env_keys()
+    (w.home / ".docker" / "config.json").write_text(
+        json.dumps({"credHelpers": {registry: "ecrpy"}})
+    )
+    config = Path(w.env["ECRPY_CONFIG"])
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[registries."{registry}"]\naccount_id = "{MOTO_ACCOUNT}"\nregion = "{MOTO_REGION}"\n'
+    )
+    w.env.update({"DOCKER_HOST": docker_host, "AWS_ENDPOINT_URL": aws.url})
+    return w
+
+
+def _mirror_to_moto(aws: Aws, registry_url: str, repo: str, tag: str) -> None:
+    """REPO:TAG's manifest into moto, as ECR would have it after the push (the pull's
+    pre-flight asks ECR about the tag)."""
+    basic = base64.b64encode(f"{MOTO_ECR_USER}:{MOTO_ECR_PASSWORD}".encode()).decode()
+    req = urllib.request.Request(
+        f"{registry_url}/v2/{repo}/manifests/{tag}",
+        headers={"Authorization": f"Basic {basic}", "Accept": MANIFEST_V2},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        manifest, digest = resp.read().decode(), resp.headers["Docker-Content-Digest"]
+    aws.ecr.put_image(repositoryName=repo, imageManifest=manifest, imageDigest=digest,
+                      imageManifestMediaType=MANIFEST_V2, imageTag=tag)  # fmt: skip
+
+
+def _import_profile(w: World, image: str, runs: int = 5) -> str:
+    """The largest cumulative imports of ``ecrpy push --no-check`` (medians of a few
+    ``-X importtime`` runs; tracing inflates them)."""
+    found: dict[str, list[int]] = {}
+    for _ in range(runs):
+        proc = subprocess.run(
+            [str(PY), "-X", "importtime", str(CLI), "push", "-q", "--no-check", image],
+            env=w.env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        for line in proc.stderr.splitlines():
+            m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)", line)
+            if m and len(m.group(2)) <= 2:  # top-level and first-level imports
+                found.setdefault(m.group(3), []).append(int(m.group(1)))
+    top = sorted(((statistics.median(v) / 1000, n) for n, v in found.items()), reverse=True)
+    listed = ", ".join(f"{n} {t:.0f} ms" for t, n in top[:8])
+    return f"`ecrpy push --no-check` imports (cumulative, median of {runs}, traced): {listed}."
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench_all import run_alone
+
+    sys.exit(run_alone(measure))

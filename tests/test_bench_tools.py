@@ -216,3 +216,49 @@ def test_tls_mode_does_not_hold_the_go_helpers_answer_back(
             server.server_close()
     fixed, nagle = (sorted(walls[k])[len(walls[k]) // 2] for k in (True, False))
     assert fixed + 0.020 <= nagle, (walls[True], walls[False])
+
+
+# -- scripts/bench_common.py: the paired runner ------------------------------------------------
+def _load_bench_common() -> ModuleType:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import bench_common
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    return bench_common
+
+
+def test_peak_rss_is_the_commands_own_not_the_benchmarks(tmp_path: Path) -> None:
+    """Linux keeps the RSS high-water mark across exec: a child forked from this big process
+    would report this process's size. The runner must report the command's own."""
+    if not os.path.exists("/usr/bin/time"):
+        pytest.skip("/usr/bin/time not installed (Debian package time; scripts/bench installs it)")
+    bc = _load_bench_common()
+    ballast = bytearray(200 * 2**20)  # make this process far bigger than the commands
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    world = bc.World(tmp_path, "rss")
+    small = bc.Cmd("pass", [sys.executable, "-c", "pass"], world, stdin=False, expect=None)
+    big = bc.Cmd("80 MiB", [sys.executable, "-c", "b = bytearray(80 * 2**20); b[::4096] = "
+                 "b'x' * len(b[::4096])"], world, stdin=False, expect=None)  # fmt: skip
+    _, _, small_kb = bc.run_once(small, tmp_path / "out")
+    _, _, big_kb = bc.run_once(big, tmp_path / "out")
+    assert small_kb < 60 * 1024 < 80 * 1024 <= big_kb, (small_kb, big_kb)
+    del ballast
+
+
+def test_paired_runs_interleave_alternately_and_check_every_answer(tmp_path: Path) -> None:
+    if not os.path.exists("/usr/bin/time"):
+        pytest.skip("/usr/bin/time not installed")
+    bc = _load_bench_common()
+    world = bc.World(tmp_path, "pairs")
+    order = tmp_path / "order"
+
+    def cmd(name: str, expect: str | None = None) -> Any:
+        return bc.Cmd(name, ["sh", "-c", f"echo {name} >> {order}; echo ok-{name}"], world,
+                      stdin=False, expect=expect)  # fmt: skip
+
+    rows = bc.paired("t", [cmd("A", "ok-A"), cmd("B", "ok-B")], runs=3, warmup=1, tmp=tmp_path)
+    assert order.read_text().split() == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    assert [len(r.walls) for r in rows] == [3, 3] and all(r.rss_kb for r in rows)
+    with pytest.raises(bc.InfraError, match="B: exit 0"):
+        bc.paired("t", [cmd("A"), cmd("B", "never printed")], runs=1, warmup=0, tmp=tmp_path)

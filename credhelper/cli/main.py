@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 # name, module under credhelper.cli, one-line summary (shown by ``ecrpy --help``; the module's
 # own parser repeats it, which tests/test_cli_conventions.py checks). Order is --help's order.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("configure", "configure", "add credHelpers (or credsStore) entries for ecrpy to "
+    ("configure", "configure", "add (or --remove) ecrpy's credHelpers/credsStore entries in "
      "docker's config.json"),
     ("whoami", "whoami", "the AWS identity (and cached token) ecrpy would use"),
-    ("doctor", "doctor", "check docker config, PATH, identity, cache and endpoints"),
+    ("doctor", "doctor", "check docker config, PATH, engine, identity, cache and registries"),
     ("cache", "cache", "list or clear cached ECR tokens"),
     ("check", "check", "will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied, "
      "4 undetermined)"),
