@@ -35,8 +35,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("whoami", "whoami", "the AWS identity (and cached token) ecrpy would use"),
     ("doctor", "doctor", "check docker config, PATH, engine, identity, cache and registries"),
     ("cache", "cache", "list or clear cached ECR tokens"),
-    ("check", "check", "will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied, "
-     "4 undetermined)"),
+    ("check", "check", "will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied/refused, "
+     "4 undetermined, 5 repository missing)"),
     ("push", "transfer", "docker push to ECR with in-process auth and a permission pre-flight"),
     ("pull", "transfer", "docker pull from ECR with in-process auth and a permission pre-flight"),
     ("policy", "policy", "work with IAM policies offline"),
