@@ -13,7 +13,6 @@ from .. import registry as registry_mod
 from ..errors import UsageError
 
 SCHEMA = "ecrpy.configure/1"
-ERROR_SCHEMA = "ecrpy.error/1"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,22 +48,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Edit docker's config.json and report what changed."""
-    from ..errors import EcrpyError
+    from ..report_json import document
+    from .output import emit
 
-    try:
-        if args.force and (args.remove or not args.default):
-            raise UsageError("--force only applies to configure --default (without --remove)")
-        report = _remove(args) if args.remove else _add(args)
-    except EcrpyError as exc:
-        if not args.json:
-            raise
-        _emit([_json_text(_error_doc(exc))])
-        print(f"ecrpy: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
+    # Failures go to cli.main's boundary, which prints ecrpy.error/1 under --json.
+    if args.force and (args.remove or not args.default):
+        raise UsageError("--force only applies to configure --default (without --remove)")
+    report = _remove(args) if args.remove else _add(args)
     if args.json:
-        _emit([_json_text(report.doc())])
+        emit([document(SCHEMA, **report.doc())])
     else:
-        _emit(report.lines)
+        emit(report.lines)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -81,9 +75,10 @@ class _Report:
 
     def doc(self) -> dict[str, Any]:
         c = self.change
+        from ..report_json import utc_iso
+
         return {
-            "schema": SCHEMA,
-            "generated_at": _utc_now(),
+            "generated_at": utc_iso(time.time()),
             "action": self.action,
             "dry_run": self.dry_run,
             "docker_config": c.path,
@@ -184,41 +179,6 @@ def _tail(report: _Report, change: Any) -> None:
     if change.backup:
         report.lines.append(f"backup: {change.backup}")
     report.lines.append(f"docker config: {change.path}")
-
-
-# Local output helpers; cli-conv's shared --json/output module replaces them when merged.
-def _utc_now() -> str:
-    """ISO-8601 UTC, second precision, ``Z`` suffix."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _json_text(doc: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, indent=2)
-
-
-def _error_doc(exc: Any) -> dict[str, Any]:
-    return {
-        "schema": ERROR_SCHEMA,
-        "error": exc.message,
-        "hint": exc.hint,
-        "exit_code": exc.exit_code,
-    }
-
-
-def _emit(lines: list[str]) -> None:
-    """Print ``lines``; a reader that went away ends the output quietly."""
-    import os
-
-    try:
-        for line in lines:
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 def _check_region(name: str, reg: registry_mod.Registry | None) -> None:

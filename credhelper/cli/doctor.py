@@ -7,7 +7,6 @@ prints the report (lines, or ``--json``).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Any
 
@@ -35,22 +34,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the checks, print them; 1 when any FAILed."""
     from .. import __version__, diagnostics
+    from ..report_json import document, utc_iso
+    from .output import emit
 
     checks = diagnostics.run_all(offline=args.offline)
     code = 1 if diagnostics.failed(checks) else 0
     if args.json:
         doc: dict[str, Any] = {
-            "schema": SCHEMA,
-            "generated_at": _utc_now(),
+            "generated_at": utc_iso(time.time()),
             "ecrpy_version": __version__,
             "offline": bool(args.offline),
             "ok": code == 0,
             "checks": [c.as_dict() for c in checks],
             "fixes": diagnostics.unique_fixes(checks),
         }
-        _emit([_json_text(doc)])
+        emit([document(SCHEMA, **doc)])
     else:
-        _emit(_lines(checks))
+        emit(_lines(checks))
     return code
 
 
@@ -64,30 +64,3 @@ def _lines(checks: list[Any]) -> list[str]:
             shown.add(check.fix)
             out.append(f"     fix: {check.fix}")
     return out
-
-
-# Local output helpers; cli-conv's shared --json/output module replaces them when merged.
-def _utc_now() -> str:
-    """ISO-8601 UTC, second precision, ``Z`` suffix."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _json_text(doc: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, indent=2)
-
-
-def _emit(lines: list[str]) -> None:
-    """Print ``lines``; a reader that went away (``doctor | head -1``) ends the output quietly
-    instead of raising BrokenPipeError (now or when the interpreter flushes at exit)."""
-    import os
-
-    try:
-        for line in lines:
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)

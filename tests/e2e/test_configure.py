@@ -208,6 +208,7 @@ def test_json_success_and_error_documents(helper_env: dict[str, str]) -> None:
         "error": doc["error"],
         "hint": doc["hint"],
         "exit_code": 1,
+        "command": "configure",
     }
     assert '"pass"' in doc["error"] and "--force" in doc["hint"]
     assert len(proc.stderr.decode().splitlines()) == 1  # the same line for a human
