@@ -327,7 +327,9 @@ def engine_check(offline: bool) -> Check:
         "a running engine; the credential helper itself works without it"
     )
     try:
-        client = engine.docker_client(timeout=int(NETWORK_TIMEOUT))
+        from .engine_client import sdk_api_client
+
+        client = sdk_api_client(ep, os.environ, timeout=int(NETWORK_TIMEOUT))
         try:
             info = client.version()
         finally:

@@ -292,42 +292,6 @@ def docker_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
     )
 
 
-def docker_client(env: Mapping[str, str] | None = None, timeout: int = ENGINE_TIMEOUT) -> Any:
-    """A ``docker.DockerClient`` for ``docker_endpoint`` (raises ``EngineError`` if the
-    engine does not answer within ``timeout`` seconds)."""
-    import docker
-    from docker.errors import DockerException
-
-    env = dict(os.environ if env is None else env)
-    ep = docker_endpoint(env)
-    try:
-        if ep.host is None or ep.source == "DOCKER_HOST":
-            # from_env also honours DOCKER_TLS_VERIFY / DOCKER_CERT_PATH with DOCKER_HOST.
-            return docker.from_env(environment=env, timeout=timeout)
-        tls: Any = False
-        if ep.tls_dir is not None:
-            from docker.tls import TLSConfig
-
-            def part(name: str) -> str | None:
-                path = os.path.join(ep.tls_dir or "", name)
-                return path if os.path.exists(path) else None
-
-            cert, key, ca = part("cert.pem"), part("key.pem"), part("ca.pem")
-            tls = TLSConfig(
-                client_cert=(cert, key) if cert and key else None,
-                ca_cert=ca,
-                verify=(ca or True) if not ep.skip_tls_verify else False,
-            )
-        return docker.DockerClient(base_url=ep.host, tls=tls, timeout=timeout)
-    except DockerException as exc:
-        where = ep.host or "the default socket (/var/run/docker.sock)"
-        ctx = f" (context {ep.context!r})" if ep.context else ""
-        raise EngineError(
-            f"cannot reach the docker engine at {where}{ctx}: {short_error(exc)}",
-            hint="start dockerd, or point DOCKER_HOST / docker context at a running engine",
-        ) from None
-
-
 def short_error(exc: BaseException) -> str:
     explanation = getattr(exc, "explanation", None)
     text = str(explanation or exc)

@@ -301,16 +301,16 @@ class SdkStream:
         self.response.close()
 
 
-def sdk_api_client(ep: Endpoint, env: Mapping[str, str]) -> Any:
+def sdk_api_client(ep: Endpoint, env: Mapping[str, str], timeout: int = ENGINE_TIMEOUT) -> Any:
     """A ``docker.APIClient`` for the endpoint (raises ``EngineError`` if the engine does not
-    answer)."""
+    answer within ``timeout`` seconds)."""
     import docker
     from docker.errors import DockerException
 
     try:
         if ep.host is None or ep.source == "DOCKER_HOST":
             # from_env also honours DOCKER_TLS_VERIFY / DOCKER_CERT_PATH with DOCKER_HOST.
-            return docker.from_env(environment=dict(env), timeout=ENGINE_TIMEOUT).api
+            return docker.from_env(environment=dict(env), timeout=timeout).api
         tls: Any = False
         if ep.tls_dir is not None:
             from docker.tls import TLSConfig
@@ -325,6 +325,6 @@ def sdk_api_client(ep: Endpoint, env: Mapping[str, str]) -> Any:
                 ca_cert=ca,
                 verify=(ca or True) if not ep.skip_tls_verify else False,
             )
-        return docker.APIClient(base_url=ep.host, tls=tls, timeout=ENGINE_TIMEOUT, version="auto")
+        return docker.APIClient(base_url=ep.host, tls=tls, timeout=timeout, version="auto")
     except DockerException as exc:
         raise unreachable(ep, short_error(exc)) from None
