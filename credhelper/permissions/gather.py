@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ from .call_errors import describe_error, error_code
 from .caller_policies import IDENTITY_KNOWN, CallerPolicies, parse_caller
 from .findings import Affects, FoundPolicy, Gap, Identity
 from .iam_reader import IamReader
-from .scheduler import Job, Scheduler, Task, run_tasks
+from .scheduler import Job, Scheduler, Task
 
 # Names of the repository reads that other work may need (see ``Gatherer.repository_jobs``).
 REPOSITORY_POLICY = "ecr:GetRepositoryPolicy"
@@ -55,7 +54,6 @@ __all__ = [
     "describe_error",
     "error_code",
     "parse_caller",
-    "run_tasks",
 ]
 
 
@@ -127,9 +125,6 @@ class Gatherer:
         self.read_policies = read_policies
         self.check_tag = check_tag
         self.out = result or Gathered()
-        # Called (once, from a worker) when the caller identity is known; lets the check add
-        # tasks that depend on it (simulation) without waiting in a worker.
-        self.on_identity: list[Callable[[Identity], Iterable[Task] | None]] = []
 
     # -- ECR: registry-side facts --------------------------------------------------------------
 
@@ -139,23 +134,11 @@ class Gatherer:
             kw["registryId"] = self.registry_id
         return kw
 
-    def repository_tasks(self) -> list[Task]:
-        """DescribeRepositories, GetRepositoryPolicy, ListTagsForResource,
-        DescribePullThroughCacheRules."""
-        if self.ecr is None:
-            return []
-        return [
-            self._describe_repository,
-            self._repository_policy,
-            self._repository_tags,
-            self._pull_through_rules,
-        ]
-
     def repository_jobs(self) -> list[Job]:
-        """The same reads as named jobs, so work that needs the repository policy or tags (the
-        simulation) names :data:`REPOSITORY_POLICY`/:data:`REPOSITORY_TAGS` (and
-        :data:`IDENTITY_KNOWN`) instead of recognising tasks; ``repository_tasks`` stays until
-        ``cli/check.py`` uses this."""
+        """DescribeRepositories, GetRepositoryPolicy, ListTagsForResource and
+        DescribePullThroughCacheRules as named jobs: work that needs the repository policy or
+        tags (the simulation) names :data:`REPOSITORY_POLICY`/:data:`REPOSITORY_TAGS` (and
+        :data:`IDENTITY_KNOWN`)."""
         if self.ecr is None:
             return []
         return [
@@ -287,7 +270,8 @@ class Gatherer:
             findings=self.out,
             use_iam=self.use_iam,
             read_policies=self.read_policies,
-            on_identity=self.on_identity,
+            # Work that needs the identity names IDENTITY_KNOWN instead of hooking in.
+            on_identity=(),
         ).jobs()
 
     def _iam_reader(self) -> IamReader:
