@@ -110,12 +110,15 @@ class Gatherer:
         result: Gathered | None = None,
         use_iam: bool | None = None,
         ecr_no_retry: Any | None = None,
+        kms: Any | None = None,
     ) -> None:
         self.sts: Any = sts
         self.iam: Any = iam
         self.ecr: Any = ecr
         # For optional facts (pull-through rules): a failure is a gap, not worth a back-off.
         self.ecr_no_retry: Any = ecr_no_retry or ecr
+        # For the repository's KMS key (optional facts); may be set before follow-ups run.
+        self.kms: Any = kms
         # Whether IAM is queried; ``iam`` may be set later (before follow-ups run).
         self.use_iam = iam is not None if use_iam is None else use_iam
         self.repository = repository
@@ -146,6 +149,7 @@ class Gatherer:
             Job(REPOSITORY_POLICY, self._repository_policy),
             Job(REPOSITORY_TAGS, self._repository_tags),
             Job("ecr:DescribePullThroughCacheRules", self._pull_through_rules),
+            Job("ecr:GetLifecyclePolicy", self._lifecycle_policy),
         ]
 
     def _describe_repository(self) -> list[Task] | None:
@@ -167,11 +171,92 @@ class Gatherer:
             )
             return None
         facts.exists = bool(repos)
+        work: list[Task] = []
         if repos:
             facts.describe(repos[0])
             if self.check_tag and self.tag and facts.tag_immutable(self.tag) is not False:
-                return [self._tag_exists]
-        return None
+                work.append(self._tag_exists)
+            if facts.kms_encrypted and self.kms is not None:
+                work.append(self._kms_key)
+        return work
+
+    def _kms_key(self) -> None:
+        """The repository's KMS key: its state (kms:DescribeKey) and ECR's grants on it
+        (kms:ListGrants); unreadable parts are gaps (``info``: most callers may not read
+        the key, and need not)."""
+        from .. import kms_key
+
+        facts = self.out.repository
+        # KMS without a key is the AWS managed key for ECR (ECR API, EncryptionConfiguration).
+        name = facts.kms_key or "alias/aws/ecr"
+        try:
+            key = kms_key.describe(self.kms, name)
+        except Exception as exc:
+            facts.key = kms_key.KeyFacts(name)
+            self.out.gap(
+                "kms:DescribeKey",
+                f"the state of KMS key {name} that encrypts the repository",
+                "info",
+                describe_error(exc),
+            )
+            return
+        facts.key = key
+        try:
+            key.ecr_grants = kms_key.count_ecr_grants(
+                self.kms, key.arn or name, self.repository_arn
+            )
+        except Exception as exc:
+            self.out.gap(
+                "kms:ListGrants",
+                f"whether ECR still holds its grants on KMS key {key.arn or name}",
+                "info",
+                describe_error(exc),
+            )
+
+    def _lifecycle_policy(self) -> None:
+        """GetLifecyclePolicy and, for a push of a tag, what its rules will expire."""
+        from .. import lifecycle
+
+        facts = self.out.repository
+        try:
+            resp = self.ecr_no_retry.get_lifecycle_policy(**self._repo_kwargs())
+        except Exception as exc:
+            code = error_code(exc)
+            if code in ("LifecyclePolicyNotFoundException", "RepositoryNotFoundException"):
+                facts.lifecycle_policy = "none"
+                return
+            facts.lifecycle_policy = "unreadable"
+            self.out.gap(
+                "ecr:GetLifecyclePolicy",
+                "whether the repository's lifecycle policy expires the pushed tag",
+                "info",
+                describe_error(exc),
+            )
+            return
+        facts.lifecycle_text = str(resp.get("lifecyclePolicyText") or "")
+        facts.lifecycle_policy = "present" if facts.lifecycle_text else "none"
+        if self.check_tag and self.tag and facts.lifecycle_text:
+            facts.lifecycle_warnings = lifecycle.push_warnings(
+                facts.lifecycle_text, self.tag, facts.tag_exists, self._image_tags
+            )
+
+    def _image_tags(self) -> list[list[str]] | None:
+        """The tags of every image (DescribeImages, every page); None and a gap if unreadable."""
+        from .. import lifecycle
+
+        try:
+            pages = self.ecr_no_retry.get_paginator("describe_images").paginate(
+                **self._repo_kwargs()
+            )
+            return lifecycle.tag_lists(pages)
+        except Exception as exc:
+            self.out.gap(
+                "ecr:DescribeImages",
+                "how many images a lifecycle count rule already holds",
+                "info",
+                describe_error(exc),
+            )
+            return None
 
     def _tag_exists(self) -> None:
         facts = self.out.repository

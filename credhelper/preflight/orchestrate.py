@@ -289,6 +289,8 @@ class _Check:
             tasks.append(templates_task)
         self.gatherer.ecr = self._client("ecr", "ecr", self.base)
         self.gatherer.ecr_no_retry = no_retry
+        # Only a follow-up of DescribeRepositories (a KMS-encrypted repository) uses it.
+        self.gatherer.kms = self._client("kms", "kms", self.once)
         return [*tasks, *self.gatherer.repository_jobs()]
 
     def _iam_stage(self) -> None:

@@ -105,6 +105,9 @@ CHECK_OPS = [
     "GetRepositoryPolicy",
     "ListTagsForResource",
     "DescribePullThroughCacheRules",
+    "GetLifecyclePolicy",
+    "DescribeKey",
+    "ListGrants",
     "DescribeImages",
     "BatchGetImage",
     "BatchCheckLayerAvailability",
@@ -311,7 +314,24 @@ def validate(d: dict[str, Any]) -> None:
         "tag_exists",
         "policy",
         "pull_through_prefix",
+        "encryption",
+        "lifecycle",
     }
+    enc = d["repository"]["encryption"]
+    if enc is not None:
+        assert set(enc) == {"type", "kms_key", "key"}
+        assert enc["type"] in ("AES256", "KMS", "KMS_DSSE")
+        assert enc["key"] is None or set(enc["key"]) == {
+            "key",
+            "arn",
+            "state",
+            "manager",
+            "deletion_date",
+            "ecr_grants",
+        }
+    assert set(d["repository"]["lifecycle"]) == {"policy", "warnings"}
+    assert d["repository"]["lifecycle"]["policy"] in ("present", "none", "unreadable", "unknown")
+    assert all(isinstance(w, str) for w in d["repository"]["lifecycle"]["warnings"])
     assert d["repository"]["exists"] in (True, False, None)
     assert d["repository"]["policy"] in ("present", "none", "unreadable", "unknown")
     assert set(d["reference"]) == {"tag", "digest"}
@@ -951,6 +971,7 @@ PUSH_CHECK_CALLS = (
     "ListTagsForResource",
     "DescribePullThroughCacheRules",
     "DescribeRepositoryCreationTemplates",
+    "GetLifecyclePolicy",
     # the probes
     "GetAuthorizationToken",
     "BatchCheckLayerAvailability",
