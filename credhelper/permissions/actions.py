@@ -146,7 +146,9 @@ def parse_image(text: str) -> ImageRef:
     if not rest:
         raise UsageError(f"IMAGE {original!r} has no repository name after the registry host")
     if not _REPOSITORY_RE.fullmatch(rest) or not MIN_REPOSITORY <= len(rest) <= MAX_REPOSITORY:
-        raise UsageError(f"IMAGE {original!r}: {rest!r} breaks the rule: {REPOSITORY_RULE}")
+        raise UsageError(
+            f"IMAGE {original!r}: {rest!r} is not a valid repository name: {REPOSITORY_RULE}"
+        )
     if tag is None and not at:
         tag = "latest"
     return ImageRef(host.lower(), rest, tag, digest if at else None)
