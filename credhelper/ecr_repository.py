@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import EcrpyError, RefusedError
 
 if TYPE_CHECKING:
+    from .kms_key import KeyFacts
     from .registry import Registry
 
 NEAREST = 5
@@ -34,6 +35,14 @@ class RepositoryFacts:
     tags: dict[str, str] | None = None
     pull_through_prefixes: list[str] | None = None
     exclusion_filters: list[str] | None = None
+    # encryptionConfiguration: AES256, KMS or KMS_DSSE, and the key KMS encryption uses
+    encryption_type: str | None = None
+    kms_key: str | None = None
+    key: KeyFacts | None = None  # the key's state and ECR's grants, where readable
+    # GetLifecyclePolicy: present/none/unreadable; the warnings its rules give for the push
+    lifecycle_policy: Literal["present", "none", "unreadable", "unknown"] = "unknown"
+    lifecycle_text: str | None = None
+    lifecycle_warnings: list[str] | None = None
 
     def tag_immutable(self, tag: str | None) -> bool | None:
         """Whether ``tag`` cannot be overwritten in this repository (None: unknown).
@@ -73,6 +82,13 @@ class RepositoryFacts:
         self.tag_mutability = str(repository.get("imageTagMutability") or "MUTABLE")
         filters = repository.get("imageTagMutabilityExclusionFilters") or []
         self.exclusion_filters = [str(f.get("filter", "")) for f in filters if isinstance(f, dict)]
+        encryption = repository.get("encryptionConfiguration") or {}
+        self.encryption_type = str(encryption.get("encryptionType") or "AES256")
+        self.kms_key = str(encryption.get("kmsKey") or "") or None
+
+    @property
+    def kms_encrypted(self) -> bool:
+        return self.encryption_type in ("KMS", "KMS_DSSE")
 
 
 def _wildcard(pattern: str, text: str) -> bool:

@@ -348,6 +348,8 @@ def _repository_step(
             facts.describe(repo)
     if not facts.exists:
         if opts.operation == "push" and opts.create_repo:
+            if opts.kms_key:
+                _check_kms_key(reg, opts.kms_key, profile, role_arn)
             ecr.create(opts.immutable, opts.scan_on_push, opts.kms_key)
             return True
         raise RefusedError(
@@ -415,6 +417,23 @@ def _ecr(reg: Registry, ref: ImageRef, profile: str | None, role_arn: str | None
     except Exception as exc:
         raise tokens.translate(exc, reg, profile) from None
     return Ecr(client, reg, ref.repository, profile)
+
+
+def _check_kms_key(reg: Registry, key: str, profile: str | None, role_arn: str | None) -> None:
+    """Before creating a KMS-encrypted repository: the key exists, is Enabled, and the caller
+    may let ECR use it (``kms_key.check_for_create``)."""
+    from . import identity, kms_key, tokens
+
+    try:
+        session = identity.botocore_session(profile=profile, role_arn=role_arn, region=reg.region)
+        client = session.create_client(
+            "kms", region_name=reg.region, config=tokens.client_config(reg)
+        )
+        kms_key.check_for_create(client, key, reg.account_id)
+    except EcrpyError:
+        raise
+    except Exception as exc:
+        raise tokens.translate(exc, None, profile, "KMS") from None
 
 
 def _auth_config(reg: Registry, config: Config, operation: str) -> dict[str, str] | None:

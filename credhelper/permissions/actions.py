@@ -61,7 +61,17 @@ _REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
 _TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 _SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
-MAX_REPOSITORY = 256  # ECR's limit on repository names
+# ECR API reference, CreateRepository ``repositoryName``: length 2-256, pattern
+# ``[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`` (the same
+# grammar as _REPOSITORY_RE). The prose beside it says "must start with a letter", which the
+# pattern (and ECR) does not enforce: the pattern is the rule here.
+MIN_REPOSITORY = 2
+MAX_REPOSITORY = 256
+REPOSITORY_RULE = (
+    "ECR repository names are 2-256 characters of lower-case letters and digits, in "
+    "'/'-separated components whose parts are joined by '.', '_', '__' or hyphens "
+    "(ECR API, CreateRepository repositoryName)"
+)
 
 
 @dataclass(frozen=True)
@@ -135,14 +145,10 @@ def parse_image(text: str) -> ImageRef:
             )
     if not rest:
         raise UsageError(f"IMAGE {original!r} has no repository name after the registry host")
-    if not _REPOSITORY_RE.fullmatch(rest):
+    if not _REPOSITORY_RE.fullmatch(rest) or not MIN_REPOSITORY <= len(rest) <= MAX_REPOSITORY:
         raise UsageError(
-            f"IMAGE {original!r}: {rest!r} is not a valid repository name",
-            hint="use lower-case letters, digits and single separators (. _ __ -) between "
-            "'/'-separated components",
+            f"IMAGE {original!r}: {rest!r} is not a valid repository name: {REPOSITORY_RULE}"
         )
-    if len(rest) > MAX_REPOSITORY:
-        raise UsageError(f"IMAGE {original!r}: repository names are at most 256 characters")
     if tag is None and not at:
         tag = "latest"
     return ImageRef(host.lower(), rest, tag, digest if at else None)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ from .call_errors import describe_error, error_code
 from .caller_policies import IDENTITY_KNOWN, CallerPolicies, parse_caller
 from .findings import Affects, FoundPolicy, Gap, Identity
 from .iam_reader import IamReader
-from .scheduler import Job, Scheduler, Task, run_tasks
+from .scheduler import Job, Scheduler, Task
 
 # Names of the repository reads that other work may need (see ``Gatherer.repository_jobs``).
 REPOSITORY_POLICY = "ecr:GetRepositoryPolicy"
@@ -55,7 +54,6 @@ __all__ = [
     "describe_error",
     "error_code",
     "parse_caller",
-    "run_tasks",
 ]
 
 
@@ -112,12 +110,15 @@ class Gatherer:
         result: Gathered | None = None,
         use_iam: bool | None = None,
         ecr_no_retry: Any | None = None,
+        kms: Any | None = None,
     ) -> None:
         self.sts: Any = sts
         self.iam: Any = iam
         self.ecr: Any = ecr
         # For optional facts (pull-through rules): a failure is a gap, not worth a back-off.
         self.ecr_no_retry: Any = ecr_no_retry or ecr
+        # For the repository's KMS key (optional facts); may be set before follow-ups run.
+        self.kms: Any = kms
         # Whether IAM is queried; ``iam`` may be set later (before follow-ups run).
         self.use_iam = iam is not None if use_iam is None else use_iam
         self.repository = repository
@@ -127,9 +128,6 @@ class Gatherer:
         self.read_policies = read_policies
         self.check_tag = check_tag
         self.out = result or Gathered()
-        # Called (once, from a worker) when the caller identity is known; lets the check add
-        # tasks that depend on it (simulation) without waiting in a worker.
-        self.on_identity: list[Callable[[Identity], Iterable[Task] | None]] = []
 
     # -- ECR: registry-side facts --------------------------------------------------------------
 
@@ -139,23 +137,11 @@ class Gatherer:
             kw["registryId"] = self.registry_id
         return kw
 
-    def repository_tasks(self) -> list[Task]:
-        """DescribeRepositories, GetRepositoryPolicy, ListTagsForResource,
-        DescribePullThroughCacheRules."""
-        if self.ecr is None:
-            return []
-        return [
-            self._describe_repository,
-            self._repository_policy,
-            self._repository_tags,
-            self._pull_through_rules,
-        ]
-
     def repository_jobs(self) -> list[Job]:
-        """The same reads as named jobs, so work that needs the repository policy or tags (the
-        simulation) names :data:`REPOSITORY_POLICY`/:data:`REPOSITORY_TAGS` (and
-        :data:`IDENTITY_KNOWN`) instead of recognising tasks; ``repository_tasks`` stays until
-        ``cli/check.py`` uses this."""
+        """DescribeRepositories, GetRepositoryPolicy, ListTagsForResource and
+        DescribePullThroughCacheRules as named jobs: work that needs the repository policy or
+        tags (the simulation) names :data:`REPOSITORY_POLICY`/:data:`REPOSITORY_TAGS` (and
+        :data:`IDENTITY_KNOWN`)."""
         if self.ecr is None:
             return []
         return [
@@ -163,6 +149,7 @@ class Gatherer:
             Job(REPOSITORY_POLICY, self._repository_policy),
             Job(REPOSITORY_TAGS, self._repository_tags),
             Job("ecr:DescribePullThroughCacheRules", self._pull_through_rules),
+            Job("ecr:GetLifecyclePolicy", self._lifecycle_policy),
         ]
 
     def _describe_repository(self) -> list[Task] | None:
@@ -184,11 +171,92 @@ class Gatherer:
             )
             return None
         facts.exists = bool(repos)
+        work: list[Task] = []
         if repos:
             facts.describe(repos[0])
             if self.check_tag and self.tag and facts.tag_immutable(self.tag) is not False:
-                return [self._tag_exists]
-        return None
+                work.append(self._tag_exists)
+            if facts.kms_encrypted and self.kms is not None:
+                work.append(self._kms_key)
+        return work
+
+    def _kms_key(self) -> None:
+        """The repository's KMS key: its state (kms:DescribeKey) and ECR's grants on it
+        (kms:ListGrants); unreadable parts are gaps (``info``: most callers may not read
+        the key, and need not)."""
+        from .. import kms_key
+
+        facts = self.out.repository
+        # KMS without a key is the AWS managed key for ECR (ECR API, EncryptionConfiguration).
+        name = facts.kms_key or "alias/aws/ecr"
+        try:
+            key = kms_key.describe(self.kms, name)
+        except Exception as exc:
+            facts.key = kms_key.KeyFacts(name)
+            self.out.gap(
+                "kms:DescribeKey",
+                f"the state of KMS key {name} that encrypts the repository",
+                "info",
+                describe_error(exc),
+            )
+            return
+        facts.key = key
+        try:
+            key.ecr_grants = kms_key.count_ecr_grants(
+                self.kms, key.arn or name, self.repository_arn
+            )
+        except Exception as exc:
+            self.out.gap(
+                "kms:ListGrants",
+                f"whether ECR still holds its grants on KMS key {key.arn or name}",
+                "info",
+                describe_error(exc),
+            )
+
+    def _lifecycle_policy(self) -> None:
+        """GetLifecyclePolicy and, for a push of a tag, what its rules will expire."""
+        from .. import lifecycle
+
+        facts = self.out.repository
+        try:
+            resp = self.ecr_no_retry.get_lifecycle_policy(**self._repo_kwargs())
+        except Exception as exc:
+            code = error_code(exc)
+            if code in ("LifecyclePolicyNotFoundException", "RepositoryNotFoundException"):
+                facts.lifecycle_policy = "none"
+                return
+            facts.lifecycle_policy = "unreadable"
+            self.out.gap(
+                "ecr:GetLifecyclePolicy",
+                "whether the repository's lifecycle policy expires the pushed tag",
+                "info",
+                describe_error(exc),
+            )
+            return
+        facts.lifecycle_text = str(resp.get("lifecyclePolicyText") or "")
+        facts.lifecycle_policy = "present" if facts.lifecycle_text else "none"
+        if self.check_tag and self.tag and facts.lifecycle_text:
+            facts.lifecycle_warnings = lifecycle.push_warnings(
+                facts.lifecycle_text, self.tag, facts.tag_exists, self._image_tags
+            )
+
+    def _image_tags(self) -> list[list[str]] | None:
+        """The tags of every image (DescribeImages, every page); None and a gap if unreadable."""
+        from .. import lifecycle
+
+        try:
+            pages = self.ecr_no_retry.get_paginator("describe_images").paginate(
+                **self._repo_kwargs()
+            )
+            return lifecycle.tag_lists(pages)
+        except Exception as exc:
+            self.out.gap(
+                "ecr:DescribeImages",
+                "how many images a lifecycle count rule already holds",
+                "info",
+                describe_error(exc),
+            )
+            return None
 
     def _tag_exists(self) -> None:
         facts = self.out.repository
@@ -287,7 +355,8 @@ class Gatherer:
             findings=self.out,
             use_iam=self.use_iam,
             read_policies=self.read_policies,
-            on_identity=self.on_identity,
+            # Work that needs the identity names IDENTITY_KNOWN instead of hooking in.
+            on_identity=(),
         ).jobs()
 
     def _iam_reader(self) -> IamReader:

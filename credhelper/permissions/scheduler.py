@@ -120,12 +120,3 @@ class Scheduler:
             else:
                 still_waiting.append(job)
         self._waiting = still_waiting
-
-
-def run_tasks(executor: Executor, tasks: Iterable[Task], stages: Iterable[Stage] = ()) -> None:
-    """Run ``tasks``, then ``stages``, and every follow-up until none is left (see
-    :meth:`Scheduler.run`)."""
-    scheduler = Scheduler(executor)
-    for task in tasks:
-        scheduler.add(task)
-    scheduler.run(stages)

@@ -238,6 +238,11 @@ def _repository_outcome(
             f"{ref.repository}: the push would be rejected "
             "(ImageTagAlreadyExistsException)"
         )
+    key_problem = facts.key.problem(ref.repository) if facts.key is not None else None
+    if key_problem is not None:
+        # Not a permission: ECR itself cannot use the key, for every caller.
+        res.verdict = res.verdict or "denied"
+        res.problems.append(key_problem)
     get_image = probes.get("ecr:BatchGetImage")
     if req.operation == "pull" and not missing and get_image is not None:
         if get_image.image_found is False:

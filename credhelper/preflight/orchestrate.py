@@ -1,15 +1,16 @@
 """Run one pre-flight: read the identity and the repository, probe, simulate and evaluate in
 parallel, then ``decide``.
 
-Stages, so the critical path starts as early as possible: the sts client is created and
-GetCallerIdentity sent first; the ECR clients are created while it is in flight, then the
-probes and repository reads start; then the IAM clients, which only follow-up tasks (submitted
-after every stage) use. Only the calling thread touches the botocore session (sessions are not
-thread-safe; clients are)."""
+Every call is a job of one :class:`~credhelper.permissions.scheduler.Scheduler`; work that
+needs another answer names it (the simulation needs ``IDENTITY_KNOWN``, ``REPOSITORY_POLICY``
+and ``REPOSITORY_TAGS``). Stages, so the critical path starts as early as possible: the sts
+client is created and GetCallerIdentity sent first; the ECR clients are created while it is in
+flight, then the probes and repository reads start; then the IAM clients, which only
+follow-up jobs (taken in after every stage) use. Only the calling thread touches the botocore
+session (sessions are not thread-safe; clients are)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from .decide import CheckRequest, decide, superset
 from .result import METHODS, CheckResult
 
 if TYPE_CHECKING:
-    from ..permissions.gather import Gathered, Task
+    from ..permissions.gather import Gathered, Gatherer, Task
     from ..permissions.probe import Prober, ProbeResult
     from ..permissions.simulate import Simulation
 
@@ -93,23 +94,6 @@ def _nearest_tags(client: Any, req: CheckRequest, profile: str | None) -> list[s
     return None if tags is None else nearest_tags(req.ref.tag or "", tags)
 
 
-class _Join:
-    """Submit ``task`` once every named prerequisite has arrived (from any worker)."""
-
-    def __init__(self, names: set[str], task: Task) -> None:
-        self._left = set(names)
-        self._task: Task | None = task
-        self._lock = threading.Lock()
-
-    def arrive(self, name: str) -> list[Task]:
-        with self._lock:
-            self._left.discard(name)
-            if self._left or self._task is None:
-                return []
-            task, self._task = self._task, None
-        return [task]
-
-
 def _probe_tasks(prober: Prober, actions: list[str], probes: dict[str, ProbeResult]) -> list[Task]:
     """One task per probe-able action. The probes that must not run against a missing
     repository (``NEED_REPOSITORY``) follow the gate probe, and only when its authorized
@@ -181,135 +165,158 @@ class _Check:
     def _run(self) -> CheckResult:
         from concurrent.futures import ThreadPoolExecutor
 
+        from ..permissions.gather import IDENTITY_KNOWN, REPOSITORY_POLICY, REPOSITORY_TAGS
+        from ..permissions.scheduler import Job, Scheduler
+
+        req = self.req
+        self._open_session()
+        gatherer = self.gatherer = self._gatherer()
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="ecrpy-check") as ex:
+            sched = Scheduler(ex)
+            for job in gatherer.identity_tasks():
+                sched.add(job)
+            if req.simulating:
+                # ECR Public's repository is not read: the simulation needs the caller only.
+                needs = (
+                    (IDENTITY_KNOWN,)
+                    if req.registry.public
+                    else (IDENTITY_KNOWN, REPOSITORY_POLICY, REPOSITORY_TAGS)
+                )
+                sched.add(Job("simulate", self._simulate, needs=needs))
+            sched.run([self._ecr_stage, self._iam_stage])
+        return self._decide()
+
+    def _open_session(self) -> None:
+        """The botocore session and the two client configurations (the calling thread only)."""
         from botocore.config import Config
 
         from .. import identity, tokens
+
+        reg = self.req.registry
+        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+        self.session = identity.botocore_session(
+            profile=self.profile, role_arn=self.role_arn, region=reg.api_region
+        )
+        self.base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
+        # Probes, the simulator and optional reads must not retry: a 500 retried with
+        # back-off costs seconds and tells nothing more.
+        self.once = self.base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        self.clients: dict[str, Any] = {}
+        self.probes: dict[str, ProbeResult] = {}
+        self.simulation: list[Simulation] = []
+        self.templates: list[list[dict[str, Any]]] = []  # one entry once read
+
+    def _client(self, name: str, service: str, config: Any) -> Any:
+        client = self.session.create_client(
+            service, region_name=self.req.registry.api_region, config=config
+        )
+        self.clients[name] = client
+        return client
+
+    def _gatherer(self) -> Gatherer:
         from ..permissions import actions as am
-        from ..permissions.gather import Gatherer, run_tasks
-        from ..permissions.probe import Prober
-        from ..permissions.simulate import Simulation, simulate
+        from ..permissions.gather import Gatherer
 
         req = self.req
         ref, reg = req.ref, req.registry
-        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
-        session: Any = identity.botocore_session(
-            profile=self.profile, role_arn=self.role_arn, region=reg.api_region
-        )
-        base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
-        # Probes, the simulator and optional reads must not retry: a 500 retried with
-        # back-off costs seconds and tells nothing more.
-        once = base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
-        region = reg.api_region
-        clients: dict[str, Any] = {}
-
-        def client(name: str, service: str, config: Any) -> Any:
-            clients[name] = session.create_client(service, region_name=region, config=config)
-            return clients[name]
-
-        repo_arn = am.repository_arn(reg, req.repo)
-        gatherer = Gatherer(
-            sts=client("sts", "sts", base),
+        return Gatherer(
+            sts=self._client("sts", "sts", self.base),
             iam=None,
             ecr=None,
             use_iam=req.method != "probe",
             repository=req.repo,
             registry_id=reg.account_id,
-            repository_arn=repo_arn,
+            repository_arn=am.repository_arn(reg, req.repo),
             reference=(ref.tag if not ref.digest else None, ref.digest),
             read_policies=req.evaluating,
             check_tag=req.operation == "push",
         )
-        out = gatherer.out
-        probes: dict[str, ProbeResult] = {}
-        simulation: list[Simulation] = []
-        templates: list[list[dict[str, Any]]] = []  # one entry once read
 
-        def simulation_task() -> None:
-            ident = out.identity
-            if ident.principal_arn is None or ident.kind not in ("user", "role"):
-                simulation.append(Simulation(False, f"cannot simulate a {ident.kind} principal"))
-                return
-            simulation.append(
-                simulate(
-                    clients["iam_sim"],
-                    principal_arn=ident.principal_arn,
-                    principal_kind=ident.kind,
-                    actions=superset(req, ident.account),
-                    resource_policy=out.repository.policy_text,
-                    resource_account=reg.account_id or ident.account,
-                    partition=reg.partition,
-                    region=reg.region,
-                    resource_tags=out.repository.tags,
-                )
+    def _simulate(self) -> None:
+        """The IAM policy simulator for the caller (a job: it needs the identity and the
+        repository policy and tags)."""
+        from ..permissions.simulate import Simulation, simulate
+
+        req, out = self.req, self.gatherer.out
+        ident = out.identity
+        if ident.principal_arn is None or ident.kind not in ("user", "role"):
+            self.simulation.append(Simulation(False, f"cannot simulate a {ident.kind} principal"))
+            return
+        reg = req.registry
+        self.simulation.append(
+            simulate(
+                self.clients["iam_sim"],
+                principal_arn=ident.principal_arn,
+                principal_kind=ident.kind,
+                actions=superset(req, ident.account),
+                resource_policy=out.repository.policy_text,
+                resource_account=reg.account_id or ident.account,
+                partition=reg.partition,
+                region=reg.region,
+                resource_tags=out.repository.tags,
             )
-
-        join = _Join(
-            {"identity"} if reg.public else {"identity", "policy", "tags"}, simulation_task
         )
-        if req.simulating:
-            gatherer.on_identity.append(lambda _ident: join.arrive("identity"))
 
-        def ecr_stage() -> list[Task]:
-            if reg.public:
-                out.gap(
-                    "ecr-public:DescribeRepositories",
-                    "ECR Public repository facts",
-                    "info",
-                    "not queried for ECR Public",
-                )
-                return []
-            tasks: list[Task] = []
-            no_retry = client("ecr_once", "ecr", once)
-            if req.probing:
-                tasks += _probe_tasks(
-                    Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest),
-                    [r.action for r in superset(req, None)],
-                    probes,
-                )
-            if req.operation == "push" and not req.create_repo:
+    def _ecr_stage(self) -> list[Task]:
+        """The ECR clients, then the probes and the repository reads."""
+        from ..permissions.probe import Prober
 
-                def templates_task() -> None:
-                    found = _creation_templates(no_retry, out)
-                    if found is not None:
-                        templates.append(found)
+        req, out = self.req, self.gatherer.out
+        ref, reg = req.ref, req.registry
+        if reg.public:
+            out.gap(
+                "ecr-public:DescribeRepositories",
+                "ECR Public repository facts",
+                "info",
+                "not queried for ECR Public",
+            )
+            return []
+        tasks: list[Task] = []
+        no_retry = self._client("ecr_once", "ecr", self.once)
+        if req.probing:
+            tasks += _probe_tasks(
+                Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest),
+                [r.action for r in superset(req, None)],
+                self.probes,
+            )
+        if req.operation == "push" and not req.create_repo:
 
-                tasks.append(templates_task)
-            gatherer.ecr = client("ecr", "ecr", base)
-            gatherer.ecr_no_retry = no_retry
-            for task in gatherer.repository_tasks():
-                name = getattr(task, "__name__", "")
-                if req.simulating and name in ("_repository_policy", "_repository_tags"):
-                    key = "policy" if name == "_repository_policy" else "tags"
+            def templates_task() -> None:
+                found = _creation_templates(no_retry, out)
+                if found is not None:
+                    self.templates.append(found)
 
-                    def wrapped(task: Task = task, key: str = key) -> list[Task]:
-                        follow = list(task() or ())
-                        return follow + join.arrive(key)
+            tasks.append(templates_task)
+        self.gatherer.ecr = self._client("ecr", "ecr", self.base)
+        self.gatherer.ecr_no_retry = no_retry
+        # Only a follow-up of DescribeRepositories (a KMS-encrypted repository) uses it.
+        self.gatherer.kms = self._client("kms", "kms", self.once)
+        return [*tasks, *self.gatherer.repository_jobs()]
 
-                    tasks.append(wrapped)
-                else:
-                    tasks.append(task)
-            return tasks
+    def _iam_stage(self) -> None:
+        if self.req.method != "probe":
+            self.gatherer.iam = self._client("iam", "iam", self.base)
+        if self.req.simulating:
+            self._client("iam_sim", "iam", self.once)
 
-        def iam_stage() -> None:
-            if req.method != "probe":
-                gatherer.iam = client("iam", "iam", base)
-            if req.simulating:
-                client("iam_sim", "iam", once)
-
-        with ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="ecrpy-check") as ex:
-            run_tasks(ex, gatherer.identity_tasks(), [ecr_stage, iam_stage])
+    def _decide(self) -> CheckResult:
+        req = self.req
+        ref, reg = req.ref, req.registry
+        out = self.gatherer.out
         nearest = None
-        get_image = probes.get("ecr:BatchGetImage")
-        if get_image is not None and get_image.image_found is False and ref.tag and not ref.digest:
-            nearest = _nearest_tags(clients["ecr_once"], req, self.profile)
+        get_image = self.probes.get("ecr:BatchGetImage")
+        # Only a pull of a missing tag lists the tags nearest it (a push creates the tag).
+        missing = get_image is not None and get_image.image_found is False
+        if missing and req.operation == "pull" and ref.tag and not ref.digest:
+            nearest = _nearest_tags(self.clients["ecr_once"], req, self.profile)
         result = decide(
             req,
-            probes,
-            simulation[0] if simulation else None,
+            self.probes,
+            self.simulation[0] if self.simulation else None,
             out.identity,
             out,
             nearest,
-            templates[0] if templates else None,
+            self.templates[0] if self.templates else None,
         )
         if reg.public:
             result.notes.append(

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..ecr_repository import RepositoryFacts
     from ..permissions.fix import Fix
     from .result import CheckResult
 
@@ -31,10 +32,15 @@ def render(result: CheckResult) -> str:
     if facts.tag_exists is not None:
         repo += f", tag {'exists' if facts.tag_exists else 'new'}"
     lines.append(f"repository: {result.image.repository} ({repo})")
+    if facts.encryption_type is not None:
+        lines.append(f"encryption: {_encryption(facts)}")
+    if facts.lifecycle_policy != "unknown":
+        lines.append(f"lifecycle:  policy {facts.lifecycle_policy}")
     lines.append("")
     lines += _table(result)
     for p in result.problems:
         lines.append(f"problem: {p}")
+    lines += [f"warning: {w}" for w in facts.lifecycle_warnings or []]
     if result.nearest_tags:
         lines.append("nearest tags: " + ", ".join(result.nearest_tags))
     if result.suggestion:
@@ -97,3 +103,19 @@ def _fix(fix: Fix) -> list[str]:
             )
     lines += [f"  note: {n}" for n in fix.notes]
     return lines
+
+
+def _encryption(facts: RepositoryFacts) -> str:
+    text = str(facts.encryption_type)
+    if not facts.kms_encrypted:
+        return text
+    key = facts.key
+    text += f" with {key.arn or key.key if key else facts.kms_key or 'the AWS managed key'}"
+    if key is None:
+        return text
+    known = []
+    if key.state is not None:
+        known.append(key.state)
+    if key.ecr_grants is not None:
+        known.append(f"{key.ecr_grants} ECR grant(s)")
+    return text + (f" ({', '.join(known)})" if known else " (key not readable)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from ..ecr_repository import RepositoryFacts
     from ..permissions.actions import ImageRef
     from ..permissions.fix import Fix
     from ..permissions.gather import Gap, Gathered
@@ -86,6 +87,11 @@ class CheckResult:
                 "tag_exists": facts.tag_exists,
                 "policy": facts.policy_state,
                 "pull_through_prefix": self.pull_through_prefix,
+                "encryption": _encryption(facts),
+                "lifecycle": {
+                    "policy": facts.lifecycle_policy,
+                    "warnings": list(facts.lifecycle_warnings or []),
+                },
             },
             "reference": {"tag": self.image.tag, "digest": self.image.digest},
             "operation": self.operation,
@@ -115,3 +121,14 @@ class CheckResult:
         from .render import render
 
         return render(self)
+
+
+def _encryption(facts: RepositoryFacts) -> dict[str, Any] | None:
+    """The repository's encryption; ``key`` where the key could be described."""
+    if facts.encryption_type is None:
+        return None
+    return {
+        "type": facts.encryption_type,
+        "kms_key": facts.kms_key,
+        "key": facts.key.as_dict() if facts.key is not None else None,
+    }

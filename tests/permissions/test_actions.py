@@ -155,7 +155,8 @@ def test_parse_image(text: str, expected: ImageRef) -> None:
         (f"{HOST}/app:" + "x" * 129, "not a valid tag"),
         (f"{HOST}/app@sha256:abc", "not a digest"),
         (f"{HOST}/app@sha256:" + "AB" * 32, "64 lower-case"),
-        (f"{HOST}/" + "a" * 257, "at most 256"),
+        (f"{HOST}/" + "a" * 257, "are 2-256 characters"),
+        (f"{HOST}/a", "are 2-256 characters"),
     ],
 )
 def test_parse_image_errors(text: str, needle: str) -> None:

@@ -3,7 +3,7 @@
 Each test queues IAM's answers in the order the gather asks (breadth-first over the jobs: the
 caller, then the principal's first reads, then what their answers made possible) and ends
 with ``aws.done()``: an answer left unasked means a read was skipped. The gather runs through
-the same ``Gatherer.identity_tasks`` + ``run_tasks`` entry points ``ecrpy check`` uses.
+the same ``Gatherer.identity_tasks`` + ``Scheduler`` entry points ``ecrpy check`` uses.
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from credhelper.permissions.gather import (
     REPOSITORY_TAGS,
     Gathered,
     Gatherer,
-    Identity,
     Job,
     Scheduler,
-    run_tasks,
 )
 
 from .stubbed_iam import ACCOUNT, InlineExecutor, StubbedAws, document, policy_arn, stubbed_aws
@@ -42,7 +40,8 @@ def aws() -> Iterator[StubbedAws]:
 @dataclass
 class Run:
     out: Gathered
-    announced: list[tuple[str | None, bool]]  # (principal ARN, path known) per on_identity call
+    # (principal ARN, path known) seen by the work that needs IDENTITY_KNOWN
+    announced: list[tuple[str | None, bool]]
 
 
 def gather(aws: StubbedAws, *, use_iam: bool = True, **options: Any) -> Run:
@@ -57,11 +56,15 @@ def gather(aws: StubbedAws, *, use_iam: bool = True, **options: Any) -> Run:
     )
     run = Run(gatherer.out, [])
 
-    def hook(ident: Identity) -> None:
+    def needs_identity() -> None:
+        ident = gatherer.out.identity
         run.announced.append((ident.principal_arn, ident.role_path_known))
 
-    gatherer.on_identity.append(hook)
-    run_tasks(InlineExecutor(), gatherer.identity_tasks())
+    scheduler = Scheduler(InlineExecutor())
+    scheduler.add(Job("needs-identity", needs_identity, needs=(IDENTITY_KNOWN,)))
+    for job in gatherer.identity_tasks():
+        scheduler.add(job)
+    scheduler.run()
     aws.done()
     return run
 

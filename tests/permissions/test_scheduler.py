@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from credhelper.permissions.scheduler import Job, Scheduler, Task, run_tasks
+from credhelper.permissions.scheduler import Job, Scheduler, Task
 
 from .stubbed_iam import InlineExecutor
 
@@ -140,7 +140,9 @@ def test_follow_ups_wait_until_every_stage_ran(pool: ThreadPoolExecutor) -> None
         assert caller_done.wait(WAIT)  # the follow-up exists already; it must not start yet
         clients["iam"] = "iam-client"
 
-    run_tasks(pool, [caller], [create_iam_client])
+    scheduler = Scheduler(pool)
+    scheduler.add(caller)
+    scheduler.run([create_iam_client])
 
     assert used == ["iam-client"]
 
@@ -154,4 +156,6 @@ def test_stage_work_starts_with_the_first_jobs_still_running(pool: ThreadPoolExe
     def stage() -> list[Task]:
         return [meet]
 
-    run_tasks(pool, [meet], [stage])
+    scheduler = Scheduler(pool)
+    scheduler.add(meet)
+    scheduler.run([stage])

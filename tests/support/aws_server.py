@@ -91,6 +91,10 @@ class EcrpyMiddleware:
         # Set to wake every hanging request at once (clear_faults, stop); replaced afterwards so
         # later hangs hang again.
         self._release = threading.Event()
+        # AWS requests being served now, and the most at once since the last reset_counts: a
+        # client that sends calls in parallel shows a peak above 1 (no clock involved).
+        self._in_flight = 0
+        self._peak_in_flight = 0
 
     # -- state, usable in-process -------------------------------------------------------------
 
@@ -106,6 +110,12 @@ class EcrpyMiddleware:
         with self._lock:
             self._counts.clear()
             self._token_log.clear()
+            self._peak_in_flight = self._in_flight
+
+    def peak_in_flight(self) -> int:
+        """The most AWS requests served at once since the last ``reset_counts``."""
+        with self._lock:
+            return self._peak_in_flight
 
     def token_requests(self) -> list[dict[str, Any]]:
         """Every GetAuthorizationToken request since the last ``reset_counts``, in arrival
@@ -209,7 +219,18 @@ class EcrpyMiddleware:
         op, query_protocol = _operation(environ)
         if op is None:
             return self.app(environ, start_response)
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            return self._serve(environ, start_response, op, query_protocol)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
+    def _serve(
+        self, environ: Environ, start_response: StartResponse, op: str, query_protocol: bool
+    ) -> Iterable[bytes]:
         caller = _caller(environ) if op == GAT else None
         with self._lock:
             self._counts[op] += 1
@@ -480,6 +501,9 @@ class AwsServer:
 
     def reset_counts(self) -> None:
         self.middleware.reset_counts()
+
+    def peak_in_flight(self) -> int:
+        return self.middleware.peak_in_flight()
 
     def set_token_ttl(self, seconds: float | None) -> None:
         self.middleware.set_token_ttl(seconds)

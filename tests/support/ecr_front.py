@@ -24,6 +24,16 @@ moto is unlike ECR in three places a probe depends on (checked on moto 5.2.5):
   session-policy enforcement, so a test makes the front deny an operation the way such a policy
   would (``deny``), with AWS's wording and ECR's JSON ``AccessDeniedException``.
 
+KMS, as the ECR User Guide ("Encryption at rest") and the KMS API reference describe it:
+
+* **CreateRepository** with ``KMS`` encryption: ECR describes the key (a key that is not
+  ``Enabled`` fails the call with ``KmsException``) and creates its grants on it, with ECR as
+  grantee and retiring principal and the repository's ARN in the encryption context; moto
+  neither checks the key nor creates grants, so the front does both around moto's answer.
+* **DryRun** on CreateGrant/RetireGrant: KMS answers ``DryRunOperationException`` when the
+  call would succeed; moto ignores DryRun and acts. The front lets moto authorize, undoes a
+  grant moto created and answers as KMS does.
+
 moto has no repository creation templates either: DescribeRepositoryCreationTemplates answers
 what a test set with ``set_creation_templates`` (after moto's authorization check).
 
@@ -40,6 +50,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+KMS_TARGET = "TrentService."
 DEFAULT_ACCOUNT = "123456789012"
 
 # Short policy-type name -> the words AWS uses (IAM User Guide, access denied examples).
@@ -98,6 +109,8 @@ class EcrFront:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET") or ""
+        if target in (KMS_TARGET + "CreateGrant", KMS_TARGET + "RetireGrant"):
+            return self._kms_dry_run(environ, start_response, target[len(KMS_TARGET) :])
         if not target.startswith(ECR_TARGET):
             return self.app(environ, start_response)
         op = target[len(ECR_TARGET) :]
@@ -110,9 +123,58 @@ class EcrFront:
             return self._put_image(environ, start_response)
         if faithful and op == "GetDownloadUrlForLayer":
             return self._download_url(environ, start_response)
+        if op == "CreateRepository":
+            return self._create_repository(environ, start_response)
         if op == "DescribeRepositoryCreationTemplates":
             return self._templates_answer(environ, start_response)
         return self.app(environ, start_response)
+
+    def _kms_dry_run(
+        self, environ: Environ, start_response: StartResponse, op: str
+    ) -> Iterable[bytes]:
+        body = _json_body(environ)
+        status, headers, raw = _call_buffered(self.app, environ)
+        if not body.get("DryRun") or not status.startswith("200"):
+            return _pass(start_response, status, headers, raw)
+        if op == "CreateGrant":
+            grant_id = json.loads(raw or b"{}").get("GrantId")
+            backend = _kms_backend(_account(body), _region(environ))
+            backend.revoke_grant(str(body.get("KeyId")), str(grant_id))
+        return _error(
+            start_response,
+            "DryRunOperationException",
+            "The request would have succeeded, but the DryRun option is set.",
+        )
+
+    def _create_repository(
+        self, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        body = _json_body(environ)
+        encryption = body.get("encryptionConfiguration") or {}
+        account, region = _account(body), _region(environ)
+        backend = _kms_backend(account, region)
+        key = None
+        if encryption.get("encryptionType") in ("KMS", "KMS_DSSE") and encryption.get("kmsKey"):
+            try:
+                key = backend.describe_key(str(encryption["kmsKey"]))
+            except Exception:
+                return _error(start_response, "KmsException", "the KMS key was not found")
+            if key.key_state != "Enabled":
+                return _error(start_response, "KmsException", f"the KMS key is {key.key_state}")
+        status, headers, raw = _call_buffered(self.app, environ)
+        if key is not None and status.startswith("200"):
+            arn = json.loads(raw)["repository"]["repositoryArn"]
+            ecr = f"ecr.{region}.amazonaws.com"
+            for name in ("ecr-repository", "ecr-storage"):
+                backend.create_grant(
+                    key.id,
+                    ecr,
+                    ["Encrypt", "Decrypt", "GenerateDataKey", "ReEncryptFrom", "ReEncryptTo"],
+                    name,
+                    {"EncryptionContextSubset": {"aws:ecr:arn": arn}},
+                    ecr,
+                )
+        return _pass(start_response, status, headers, raw)
 
     def _templates_answer(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """moto authorizes the call, then has no implementation: answer the templates a test
@@ -256,6 +318,12 @@ def _ecr_backend(account: str, region: str) -> Any:
     from moto.ecr.models import ecr_backends
 
     return ecr_backends[account][region]
+
+
+def _kms_backend(account: str, region: str) -> Any:
+    from moto.kms.models import kms_backends
+
+    return kms_backends[account][region]
 
 
 def _caller_arn(environ: Environ, account: str) -> str:
