@@ -12,7 +12,7 @@ from credhelper.errors import ConfigError
 
 
 def _with_command(monkeypatch: pytest.MonkeyPatch, func: object) -> None:
-    def build() -> argparse.ArgumentParser:
+    def build(load: object = None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog="ecrpy")
         sub = parser.add_subparsers(dest="command")
         sub.add_parser("boom").set_defaults(func=func)
@@ -112,7 +112,7 @@ def test_helper_internal_error_has_one_prefix(
     monkeypatch.setattr(protocol, "action_list", bug)
     out = protocol.run("list")
     assert out.code == 1 and out.stdout.startswith("internal error (KeyError)"), out.stdout
-    monkeypatch.setattr(protocol, "action_get", lambda *args, **kwargs: bug())
+    monkeypatch.setattr(protocol, "action_get", lambda text, deadline=None: bug())
     monkeypatch.setattr(protocol, "_read_stdin", lambda: "h")
     out = protocol.run("get")
     assert out.hint is not None and out.hint.startswith("internal error (KeyError)")
