@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from credhelper.image_scan import (
@@ -104,3 +106,41 @@ def test_format_counts_is_most_severe_first() -> None:
 )
 def test_registry_filter_wildcards(pattern: str, name: str, matches: bool) -> None:
     assert filter_matches(pattern, name) is matches
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_one_line_per_change_in_logs_and_one_live_line_on_a_terminal() -> None:
+    from credhelper.transfer import ScanProgress
+
+    polls = [("SCAN_NOT_FOUND", 0.0), ("IN_PROGRESS", 1.0), ("IN_PROGRESS", 3.2),
+             ("IN_PROGRESS", 8.0), ("COMPLETE", 13.0)]
+    log = io.StringIO()
+    shown = ScanProgress(log)
+    for state, elapsed in polls:
+        shown.state(state, elapsed)
+    shown.close()
+    assert log.getvalue().splitlines() == [
+        "scan: no scan yet (0s)", "scan: IN_PROGRESS (1s)", "scan: COMPLETE (13s)"]
+
+    term = _Terminal()
+    shown = ScanProgress(term)
+    shown.state("IN_PROGRESS", 1.0)
+    shown.state("IN_PROGRESS", 3.2)
+    shown.note("a note")
+    shown.state("COMPLETE", 5.0)
+    shown.close()
+    text = term.getvalue()
+    # rewritten in place (carriage return + erase to end of line), every poll shown
+    assert text == ("\rscan: IN_PROGRESS (1s)\x1b[K\rscan: IN_PROGRESS (3s)\x1b[K\n"
+                    "scan: a note\n\rscan: COMPLETE (5s)\x1b[K\n")
+
+    quiet = _Terminal()
+    shown = ScanProgress(quiet, quiet=True)
+    shown.state("IN_PROGRESS", 1.0)
+    shown.note("a note")
+    shown.close()
+    assert quiet.getvalue() == ""
