@@ -50,6 +50,12 @@ DONE = frozenset({"COMPLETE", "ACTIVE"})
 TIMED_OUT = "TIMED_OUT"
 NOT_STARTED = "NOT_STARTED"
 UNREADABLE = "UNREADABLE"
+# How a state reads in progress lines and messages (ECR's own names read as themselves).
+STATE_WORDS = {"SCAN_NOT_FOUND": "no scan yet"}
+
+
+def state_words(state: str) -> str:
+    return STATE_WORDS.get(state, state)
 
 
 def parse_severity(text: str) -> str:
@@ -358,12 +364,20 @@ class ScanWaiter:
         repos = resp.get("repositories") or [{}]
         return bool((repos[0].get("imageScanningConfiguration") or {}).get("scanOnPush"))
 
+    def _waiting_for_push_scan(self, last_state: str) -> str:
+        if last_state != "SCAN_NOT_FOUND" or self.report.started_by_ecrpy:
+            return ""
+        if self.report.scan_type == "ENHANCED":
+            return "; Amazon Inspector has not reported on the image"
+        return "; scan on push is configured, ECR has not started it"
+
     def _timed_out(self, last_state: str) -> ScanReport:
         report = self.report
         report.status = TIMED_OUT
         report.problem = (
             f"the scan of {self.repository}@{self.digest} did not finish within "
-            f"{_seconds(self.timeout)} (last state {last_state})"
+            f"{_seconds(self.timeout)} (last state: {state_words(last_state)}"
+            f"{self._waiting_for_push_scan(last_state)})"
         )
         report.hint = (
             "raise --scan-timeout, or read it later: aws ecr describe-image-scan-findings "

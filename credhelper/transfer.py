@@ -333,7 +333,9 @@ class ScanProgress:
     def state(self, state: str, elapsed: float) -> None:
         if self.quiet:
             return
-        words = _SCAN_STATE_WORDS.get(state, state)
+        from .image_scan import state_words
+
+        words = state_words(state)
         if self.tty:
             self.stream.write(f"\rscan: {words} ({elapsed:.0f}s)\x1b[K")
             self.live = True
@@ -358,8 +360,6 @@ class ScanProgress:
             self.stream.flush()
             self.live = False
 
-
-_SCAN_STATE_WORDS = {"SCAN_NOT_FOUND": "no scan yet"}
 
 
 @contextmanager

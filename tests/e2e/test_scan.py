@@ -230,12 +230,36 @@ def test_a_scan_that_never_finishes_times_out_in_one_line(
     assert code == 7, (out, err)
     line = one_line_error(err)
     assert (f"ecrpy: pushed, but no scan result: the scan of {repo}@{digest} did not finish "
-            "within 2.5 s (last state IN_PROGRESS); raise --scan-timeout") in line
+            "within 2.5 s (last state: IN_PROGRESS); raise --scan-timeout") in line
     assert "aws ecr describe-image-scan-findings" in line
     scan = scan_doc(out)
     assert scan["status"] == "TIMED_OUT" and scan["severity_counts"] is None
     assert 2.5 <= scan["waited_seconds"] < 4
     assert took < 20
+
+
+@pytest.mark.parametrize("where", ["repository", "registry rule"])
+def test_with_scan_on_push_ecrpy_waits_for_ecrs_scan_instead_of_starting_one(
+    aws: AwsServer, world: World, env: dict[str, str], where: str
+) -> None:
+    repo, image, _ = pushed_to_ecr(world, env)
+    if where == "repository":
+        world.ecr.put_image_scanning_configuration(
+            repositoryName=repo, imageScanningConfiguration={"scanOnPush": True})
+    else:  # a basic-scanning rule whose wildcard filter matches the name
+        world.ecr.put_registry_scanning_configuration(
+            scanType="BASIC",
+            rules=[{"scanFrequency": "SCAN_ON_PUSH",
+                    "repositoryFilters": [{"filter": repo[:3] + "*", "filterType": "WILDCARD"}]}])
+    aws.reset_counts()
+
+    # moto never starts a scan on push: the scan does not appear, and ecrpy does not start
+    # one within its grace period (60 s) for ECR's own
+    code, out, err = ecrpy(env, "push", "--no-check", image, "--scan", "--scan-timeout", "2")
+    assert code == 7, (out, err)
+    assert aws.calls("StartImageScan") == 0 and aws.calls("DescribeImageScanFindings") >= 2
+    assert ("did not finish within 2 s (last state: no scan yet; scan on push is configured, "
+            "ECR has not started it)") in one_line_error(err)
 
 
 # -- starting a scan ------------------------------------------------------------------------------
