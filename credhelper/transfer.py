@@ -254,6 +254,8 @@ def run(
     if opts.operation == "pull":
         local_ref = f"{name}@{ref.digest}" if ref.digest else f"{name}:{ref.tag}"
         size = _local_size(api, local_ref)
+    # duration_seconds ends with the transfer; a scan's wait is scan.waited_seconds
+    duration = time.monotonic() - started
     scan: ScanReport | None = None
     if opts.scan:
         with _expired_credentials(profile):
@@ -267,7 +269,7 @@ def run(
         parser=parser,
         preflight=preflight,
         repository_created=repository_created,
-        duration=time.monotonic() - started,
+        duration=duration,
         transfer_duration=transfer_duration,
         up_to_date=parser.up_to_date if opts.operation == "pull" else None,
         scan=scan,
@@ -306,6 +308,7 @@ def _scan_step(
         on_state=shown.state,
         on_note=shown.note,
     )
+    shown.note(f"waiting for the scan of {digest} (up to {opts.scan_timeout:g} s)")
     try:
         return waiter.run()
     except KeyboardInterrupt:

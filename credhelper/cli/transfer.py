@@ -41,7 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="docker push to ECR with in-process auth and a permission pre-flight",
         description="Push IMAGE from the docker engine to ECR. The permission pre-flight "
         "runs first: denied stops before any byte is sent (exit 3). Exit 0 done, 1 error, "
-        "2 usage, 3 refused, 4 undetermined with --strict, 130 interrupted.",
+        "2 usage, 3 refused, 4 undetermined with --strict, 6 pushed but the scan found "
+        "findings at or above --fail-on, 7 pushed but the scan gave no findings, "
+        "130 interrupted.",
     )
     _common(push)
     push.add_argument("--create-repo", action="store_true",

@@ -207,6 +207,9 @@ def test_waiting_shows_each_state_change_once_then_the_counts(
     assert [s for s, _ in states] == ["no scan yet", "IN_PROGRESS", "COMPLETE"], out
     assert int(states[-1][1]) >= 3  # it waited out the hold, polling (not one line per poll)
     assert took < 20
+    # the push's own duration does not include the wait for the scan
+    seconds = float(re.search(r"already there; .* in (\d+\.\d)s\)$", out, re.M).group(1))
+    assert seconds < int(states[-1][1])
     assert "scan (basic) COMPLETE: 1 findings" in out
 
     # --quiet: nothing but the reference on stdout, no progress anywhere
