@@ -289,6 +289,19 @@ def test_start_image_scan_denied_names_the_action(
     code, out, err = ecrpy(as_user(env, allowed), "push", image, "--fail-on", "HIGH")
     assert code == 6, (out, err)
 
+    # an identity that may push but read neither the findings nor the registry's settings
+    aws.disable_iam_auth()
+    blind = world.user("blind", POWER_USER)
+    aws.enable_iam_auth()
+    code, out, err = ecrpy(as_user(env, blind), "push", image, "--scan")
+    assert code == 7, (out, err)
+    assert ("scan: the registry's scanning configuration is not readable "
+            "(ecr:GetRegistryScanningConfiguration); assuming basic scanning") in out
+    assert one_line_error(err) == (
+        f"ecrpy: pushed, but no scan result: not allowed to read the scan findings of "
+        f"{repo}@{digest} (ecr:DescribeImageScanFindings denied); grant "
+        "ecr:DescribeImageScanFindings on the repository")
+
 
 def test_enhanced_scanning_reads_inspector_findings_and_starts_nothing(
     aws: AwsServer, world: World, env: dict[str, str]
