@@ -60,6 +60,7 @@ from .errors import EcrpyError, RefusedError, UsageError
 if TYPE_CHECKING:
     from .config import Config
     from .engine_client import EngineClient, Stream
+    from .image_scan import ScanReport
     from .permissions.actions import ImageRef
     from .progress import Renderer
     from .registry import Registry
@@ -93,6 +94,9 @@ class Options:
     kms_key: str | None = None
     quiet: bool = False
     json: bool = False
+    scan: bool = False
+    scan_timeout: float = 600.0
+    fail_on: str | None = None
 
 
 @dataclass
@@ -112,6 +116,8 @@ class TransferResult:
     transfer_duration: float
     up_to_date: bool | None = None
     warnings: list[str] = field(default_factory=list)
+    scan: ScanReport | None = None
+    fail_on: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         ref = self.ref
@@ -133,6 +139,7 @@ class TransferResult:
             "preflight": self.preflight,
             "duration_seconds": round(self.duration, 3),
             "transfer_seconds": round(self.transfer_duration, 3),
+            "scan": self.scan.as_dict(self.fail_on) if self.scan is not None else None,
         }
 
     def to_json(self) -> str:
@@ -183,8 +190,14 @@ def run(
             f"cannot push by digest ({ref.digest})",
             hint="push a tag: REGISTRY/REPOSITORY:TAG",
         )
+    if opts.scan and opts.operation != "push":
+        raise UsageError("--scan applies to a push only")
     config = config_mod.load()
     reg = _registry_for(ref, config)
+    if opts.scan and reg.public:
+        raise UsageError(
+            "ECR Public has no image scanning; --scan applies to private ECR repositories"
+        )
     settings = config.for_host(reg.host)
     profile = settings.profile if settings else None
     role_arn = settings.role_arn if settings else None
@@ -240,6 +253,12 @@ def run(
     if opts.operation == "pull":
         local_ref = f"{name}@{ref.digest}" if ref.digest else f"{name}:{ref.tag}"
         size = engine.image_size(local_ref)
+    # duration_seconds ends with the transfer; a scan's wait is scan.waited_seconds
+    duration = time.monotonic() - started
+    scan: ScanReport | None = None
+    if opts.scan:
+        with _expired_credentials(profile):
+            scan = _scan_step(opts, ref, reg, profile, role_arn, parser.digest, progress)
     return TransferResult(
         operation=opts.operation,
         ref=ref,
@@ -249,10 +268,100 @@ def run(
         parser=parser,
         preflight=preflight,
         repository_created=repository_created,
-        duration=time.monotonic() - started,
+        duration=duration,
         transfer_duration=transfer_duration,
         up_to_date=parser.up_to_date if opts.operation == "pull" else None,
+        scan=scan,
+        fail_on=opts.fail_on,
     )
+
+
+def _scan_step(
+    opts: Options,
+    ref: ImageRef,
+    reg: Registry,
+    profile: str | None,
+    role_arn: str | None,
+    digest: str | None,
+    progress: IO[str],
+) -> ScanReport:
+    """After the push: wait for the scan of the pushed digest (``credhelper.image_scan``).
+    Never raises for the scan's own outcome: the push is done, and the report says why a scan
+    gave no counts (the command turns that into its exit status)."""
+    from .image_scan import ScanReport, ScanWaiter
+
+    if digest is None:
+        return ScanReport(
+            digest=None,
+            status="NOT_STARTED",
+            problem="the engine reported no digest for the push; cannot look up its scan",
+        )
+    ecr = _ecr(reg, ref, profile, role_arn)
+    shown = ScanProgress(progress, quiet=opts.quiet)
+    waiter = ScanWaiter(
+        ecr.client,
+        ref.repository,
+        reg.account_id,
+        digest,
+        timeout=opts.scan_timeout,
+        on_state=shown.state,
+        on_note=shown.note,
+    )
+    shown.note(f"waiting for the scan of {digest} (up to {opts.scan_timeout:g} s)")
+    try:
+        return waiter.run()
+    except KeyboardInterrupt:
+        raise InterruptedTransfer(
+            f"interrupted while waiting for the scan; the push of {ref} is complete"
+        ) from None
+    finally:
+        shown.close()
+
+
+class ScanProgress:
+    """Shows the scan's state: a line per change (CI logs), one live status line on a
+    terminal, nothing when quiet."""
+
+    def __init__(self, stream: IO[str], quiet: bool = False) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        try:
+            self.tty = stream.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.last: str | None = None
+        self.live = False
+
+    def state(self, state: str, elapsed: float) -> None:
+        if self.quiet:
+            return
+        from .image_scan import state_words
+
+        words = state_words(state)
+        if self.tty:
+            self.stream.write(f"\rscan: {words} ({elapsed:.0f}s)\x1b[K")
+            self.live = True
+        elif state != self.last:
+            self.stream.write(f"scan: {words} ({elapsed:.0f}s)\n")
+        self.last = state
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        if self.quiet:
+            return
+        self._end_live()
+        self.stream.write(f"scan: {text}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._end_live()
+
+    def _end_live(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.live = False
+
 
 
 @contextmanager

@@ -183,7 +183,7 @@ def one_line_error(stderr: str) -> str:
 
 KEYS = {"schema", "operation", "image", "registry", "repository", "tag", "digest", "size",
         "manifest_size", "bytes_transferred", "layers", "layer_details", "up_to_date",
-        "repository_created", "preflight", "duration_seconds", "transfer_seconds"}
+        "repository_created", "preflight", "duration_seconds", "transfer_seconds", "scan"}
 LAYER_COUNTS = {"total", "pushed", "mounted", "skipped", "downloaded", "already_present"}
 RESULTS = {"pushed", "mounted", "skipped", "downloaded", "already_present", None}
 
@@ -226,6 +226,7 @@ def validate(d: dict[str, Any]) -> None:
     for key in ("duration_seconds", "transfer_seconds"):
         assert isinstance(d[key], float) and d[key] >= 0
     assert d["transfer_seconds"] <= d["duration_seconds"]
+    assert d["scan"] is None or isinstance(d["scan"], dict)  # tests/e2e/test_scan.py checks it
 
 
 def run_json(env: dict[str, str], *args: str) -> tuple[dict[str, Any], str]:

@@ -12,6 +12,9 @@ front of moto's app and
   caller's access key id and the region, so a test can tell whose token a client was served
   (``identity_token()`` gives the expected password), and logs every token request
   (``token_requests()``),
+* holds image scans ``IN_PROGRESS`` (``hold_scans(seconds)``; moto completes every scan at
+  once): ``DescribeImageScanFindings`` answers as a running scan for that long after its first
+  held answer, or forever (``None``) until ``release_scans()``,
 * serves ``/__ecrpy/stats`` and ``/__ecrpy/control`` so scripts in other processes can do the same.
 
 Run ``python -m tests.support.aws_server --port N --token-ttl S`` for a foreground server that
@@ -51,6 +54,7 @@ CONTROL_PREFIX = "/__ecrpy/"
 # "hang" must outlast any sane client timeout; it is cut short by clear_faults()/stop().
 HANG_SECONDS = 60.0
 GAT = "GetAuthorizationToken"
+SCAN_FINDINGS = "DescribeImageScanFindings"
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -88,6 +92,10 @@ class EcrpyMiddleware:
         self._token_ttl = token_ttl
         self._identity_tokens = False
         self._token_log: list[dict[str, Any]] = []
+        # hold_scans: active?, for how long (None: forever), until when (set on first use)
+        self._scan_hold = False
+        self._scan_hold_seconds: float | None = None
+        self._scan_hold_until: float | None = None
         # Set to wake every hanging request at once (clear_faults, stop); replaced afterwards so
         # later hangs hang again.
         self._release = threading.Event()
@@ -172,6 +180,30 @@ class EcrpyMiddleware:
             release, self._release = self._release, threading.Event()
         release.set()
 
+    def hold_scans(self, seconds: float | None) -> None:
+        """Answer DescribeImageScanFindings as ``IN_PROGRESS`` for ``seconds`` from the first
+        held answer on (``None``: until ``release_scans``). A ScanNotFoundException or error
+        from moto is passed on unchanged, so a scan must still exist (or be started)."""
+        with self._lock:
+            self._scan_hold = True
+            self._scan_hold_seconds = None if seconds is None else float(seconds)
+            self._scan_hold_until = None
+
+    def release_scans(self) -> None:
+        with self._lock:
+            self._scan_hold = False
+
+    def _scan_held(self) -> bool:
+        with self._lock:
+            if not self._scan_hold:
+                return False
+            if self._scan_hold_seconds is None:
+                return True
+            now = time.monotonic()
+            if self._scan_hold_until is None:
+                self._scan_hold_until = now + self._scan_hold_seconds
+            return now < self._scan_hold_until
+
     def state(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -180,6 +212,11 @@ class EcrpyMiddleware:
                 "identity_tokens": self._identity_tokens,
                 "latency": dict(self._latency),
                 "faults": {op: f.as_json() for op, f in self._faults.items()},
+                "scan_hold": (
+                    ("forever" if self._scan_hold_seconds is None else self._scan_hold_seconds)
+                    if self._scan_hold
+                    else None
+                ),
             }
 
     def apply_control(self, body: dict[str, Any]) -> None:
@@ -196,6 +233,12 @@ class EcrpyMiddleware:
             self.set_token_ttl(None if ttl is None else float(ttl))
         if "identity_tokens" in body:
             self.set_identity_tokens(bool(body["identity_tokens"]))
+        if "scan_hold" in body:  # seconds, "forever", or null to release
+            hold = body["scan_hold"]
+            if hold is None:
+                self.release_scans()
+            else:
+                self.hold_scans(None if hold == "forever" else float(hold))
         for op, seconds in (body.get("latency") or {}).items():
             self.set_latency(str(op), None if seconds is None else float(seconds))
         for op, spec in (body.get("faults") or {}).items():
@@ -262,7 +305,26 @@ class EcrpyMiddleware:
         if op == GAT and (ttl is not None or identity):
             who = caller if identity else None
             return self._rewrite_expiry(environ, start_response, ttl, who)
+        if op == SCAN_FINDINGS and self._scan_hold:
+            return self._hold_scan(environ, start_response)
         return self.app(environ, start_response)
+
+    def _hold_scan(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """moto's answer, turned into a running scan's while the hold lasts."""
+        status, headers, body = _call_buffered(self.app, environ)
+        if status.startswith("200") and self._scan_held():
+            try:
+                doc = json.loads(body)
+                doc["imageScanStatus"] = {"status": "IN_PROGRESS",
+                                          "description": "held by tests.support.aws_server"}
+                doc.pop("imageScanFindings", None)
+                body = json.dumps(doc).encode()
+            except ValueError:
+                pass
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
 
     def _rewrite_expiry(
         self,
@@ -525,6 +587,20 @@ class AwsServer:
 
     def clear_faults(self) -> None:
         self.middleware.clear_faults()
+
+    def hold_scans(self, seconds: float | None) -> None:
+        self.middleware.hold_scans(seconds)
+
+    def release_scans(self) -> None:
+        self.middleware.release_scans()
+
+    def set_scan_findings(self, results: list[dict[str, Any]], region: str) -> None:
+        """moto's configurable DescribeImageScanFindings answers (moto-api
+        ``static/ecr/scan-finding-results``): each result is the whole answer for the
+        repository (and image, when it names one) it names, served from the image's next
+        DescribeImageScanFindings on."""
+        body = json.dumps({"results": results, "region": region}).encode()
+        self._moto_api("static/ecr/scan-finding-results", body, "application/json")
 
     # -- moto's own controls ------------------------------------------------------------------
 
