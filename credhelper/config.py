@@ -100,6 +100,12 @@ class Config:
         """The settings for a normalised ``host[:port]``, if any."""
         return self.registries.get(host.lower())
 
+    def identity_for(self, host: str) -> tuple[str | None, str | None]:
+        """``(profile, role_arn)`` for ``host``: the AWS identity its tokens come from
+        (``(None, None)``: the default credential chain)."""
+        settings = self.registries.get(host.lower())
+        return (None, None) if settings is None else (settings.profile, settings.role_arn)
+
 
 def _str(table: Mapping[str, Any], key: str, where: str) -> str | None:
     value = table.get(key)

@@ -577,8 +577,8 @@ def _no_prompt(profile: str) -> Callable[[str], str]:
 
 
 # Bounded waits for every client a session makes, the credential providers' STS clients too.
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 3.0
+from .aws_errors import CONNECT_TIMEOUT, READ_TIMEOUT  # noqa: E402  # leaf, no import cost
+
 DEFAULT_MAX_ATTEMPTS = 3  # ecrpy's default when the user has not chosen (botocore's standard)
 
 
@@ -658,10 +658,14 @@ def botocore_session(
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.utils import JSONFileCache
 
+    from . import aws_errors
+
     # Our own reading of the chain first: it names a missing profile or a source_profile loop
     # in ecrpy's words, and fingerprint() has accepted the same settings on the way here.
     name, _source = _Chain(os.environ).resolve(profile)
-    try:
+    # "profile 'default'" would mislead when no profile was chosen
+    who = profile or (None if name == "default" else name)
+    with aws_errors.translated(None, who, catch=(BotoCoreError, ClientError, RuntimeError)):
         core = botocore.session.Session(profile=profile)
         region = region or default_region()
         if region:
@@ -693,13 +697,6 @@ def botocore_session(
             )
         creds.get_frozen_credentials()  # runs a deferred AssumeRole now, not mid-request
         return core
-    except CredentialsError:
-        raise
-    except (BotoCoreError, ClientError, RuntimeError) as exc:
-        from .tokens import translate  # one place maps botocore's errors to a cause + fix
-
-        # "profile 'default'" would mislead when no profile was chosen
-        raise translate(exc, None, profile or (None if name == "default" else name)) from None
 
 
 def _install_role_override(
