@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 import time
 
-from . import aws_errors, identity, token_answer
+from . import aws_errors, token_answer
+from .credential_chain import Chain
 from .logs import remember_secret
 
 TYPE_CHECKING = False
@@ -120,7 +121,7 @@ def static_keys(
 ) -> tuple[str, tuple[str, str, str | None]] | None:
     """(profile name, (key id, secret, session token)) when the chain ends in static keys that
     this module may use, else None."""
-    chain = identity._Chain(env)
+    chain = Chain(env)
     name, source = chain.resolve(profile)
     if source.kind == "environment keys":
         token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None

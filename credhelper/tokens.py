@@ -10,7 +10,7 @@ calls ``ecr-public`` in us-east-1. The user's AWS settings win over ecrpy's defa
 dual-stack endpoints come from ``AWS_USE_FIPS_ENDPOINT``/``use_fips_endpoint`` (and the
 dual-stack equivalents) or from the host name, the retry mode and attempts from
 ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS`` or the profile (ecrpy's default: standard mode, 3
-attempts). Waits stay bounded: short connect/read timeouts (``identity.client_defaults``) and a
+attempts). Waits stay bounded: short connect/read timeouts (``aws_session.client_defaults``) and a
 total deadline after which no further attempt starts, whatever the retry settings allow.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 
-from . import aws_errors, identity, token_answer
+from . import aws_errors, aws_session, identity, token_answer
 from .aws_errors import error_details, is_access_denied, translate
 from .logs import remember_secret
 
@@ -40,7 +40,7 @@ MAX_LIFETIME = token_answer.MAX_LIFETIME
 def client_config(registry: Registry | None = None) -> Any:
     """The per-client Config on top of the session's defaults: only what the host name says
     (a FIPS or dual-stack registry host asks for that endpoint flavour). Everything else,
-    including retries, is the user's or ``identity.client_defaults``."""
+    including retries, is the user's or ``aws_session.client_defaults``."""
     from botocore.config import Config
 
     options: dict[str, Any] = {}
@@ -85,7 +85,7 @@ def fetch(
     if entry is not None:
         return entry
     with aws_errors.translated(registry, profile):
-        session = identity.botocore_session(
+        session = aws_session.botocore_session(
             profile=profile, role_arn=role_arn, region=registry.api_region
         )
         _remember_credentials(session)
@@ -106,7 +106,7 @@ def fetch(
                 registryIds=[str(registry.account_id)]
             )
             data = token_answer.authorization_data(resp, registry)
-        creds_expire_at = identity.credentials_expiry(session)
+        creds_expire_at = aws_session.credentials_expiry(session)
         if creds_expire_at is None and profile is None and role_arn is None:
             # env keys exported by `aws configure export-credentials` carry their expiry here
             creds_expire_at = identity.credentials_expiry_from_env()
