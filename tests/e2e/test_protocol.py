@@ -239,6 +239,51 @@ def test_erase_of_ecr_host_drops_its_cached_tokens(
     assert aws.calls(GAT) == 2
 
 
+OTHER_HOST = ecr_host(region="eu-west-1")
+
+
+def test_erase_drops_only_the_erased_registrys_tokens(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    get_ok(helper_env, HOST)
+    get_ok(helper_env, OTHER_HOST)
+    assert aws.calls(GAT) == 2
+    assert run_helper(helper_env, "erase", HOST).returncode == 0
+    assert json.loads(run_helper(helper_env, "list").stdout) == {OTHER_HOST: "AWS"}
+    get_ok(helper_env, OTHER_HOST)
+    assert aws.calls(GAT) == 2  # the other registry's token is still cached
+
+
+def _token_files(env: dict[str, str]) -> list[str]:
+    folder = os.path.join(env["ECRPY_CACHE_DIR"], "tokens")
+    return [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".json")]
+
+
+def test_list_leaves_out_expired_tokens(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    get_ok(helper_env, HOST)
+    get_ok(helper_env, OTHER_HOST)
+    for path in _token_files(helper_env):
+        with open(path, encoding="utf-8") as f:
+            entry = json.load(f)
+        if entry["registry"] == HOST:  # the same entry, its lifetime already over
+            entry["requested_at"] -= 13 * 3600
+            entry["expires_at"] = entry["requested_at"] + 12 * 3600
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(entry, f)
+    assert json.loads(run_helper(helper_env, "list").stdout) == {OTHER_HOST: "AWS"}
+
+
+def test_a_token_longer_than_twelve_hours_is_cached_for_twelve(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    aws.set_token_ttl(48 * 3600)  # a proxy or a clock error: ECR documents 12 h
+    get_ok(helper_env, HOST)
+    [path] = _token_files(helper_env)
+    with open(path, encoding="utf-8") as f:
+        entry = json.load(f)
+    assert 12 * 3600 - 60 <= entry["expires_at"] - entry["requested_at"] <= 12 * 3600
+
+
 @pytest.mark.parametrize(
     ("action", "stdin"),
     [
