@@ -8,6 +8,8 @@ case-sensitive section names, indented continuation lines (botocore's nested ``s
 blocks), a ``[DEFAULT]`` section inherited by every other section, and errors on duplicate
 sections or keys within one file. Parsed files are memoised per process by their stat, so the
 CLI can fingerprint many registries for the cost of one read.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

@@ -361,6 +361,7 @@ def test_cache_hit_imports_no_heavy_module(
     assert json.loads(proc.stdout)["Secret"] == MOTO_ECR_PASSWORD
     assert "credhelper.protocol" in imported  # the measurement works
     assert _heavy(imported) == set()
+    assert _undocumented(imported) == set()
     assert aws.calls(GAT) == 1
 
 
@@ -370,6 +371,7 @@ def test_list_imports_no_heavy_module(aws: AwsServer, helper_env: dict[str, str]
     assert HOST in json.loads(proc.stdout)
     assert "credhelper.credential_store" in imported
     assert _heavy(imported) == set()
+    assert _undocumented(imported) == set()
 
 
 # The helper's own imports, whatever installed it: no site (so no editable-install finder and
@@ -399,6 +401,16 @@ def _imports_of(
     _before, marker, after = proc.stderr.decode().partition("--ecrpy-starts--\n")
     assert marker, proc.stderr
     return proc, {line.split("|")[-1].strip() for line in after.splitlines() if "|" in line}
+
+
+def _undocumented(imported: set[str]) -> set[str]:
+    """credhelper modules on the hot path that docs/CONTRIBUTING-hot-path.md does not name."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "CONTRIBUTING-hot-path.md"), encoding="utf-8") as f:
+        section = f.read().split("## What is hot", 1)[1].split("\n## ", 1)[0]
+    named = set(section.split("`")[1::2])
+    ours = {m for m in imported if m.startswith("credhelper.")}
+    return {m for m in ours if m.split(".")[1] not in named and m.split(".")[-1] not in named}
 
 
 def _heavy(imported: set[str]) -> set[str]:
