@@ -164,40 +164,7 @@ def translate(
             hint="retry; if it persists, check any proxy between you and AWS",
         )
     if isinstance(exc, be.ClientError):
-        code, _ = error_details(exc)
-        if is_access_denied(exc):
-            if registry is None:
-                return TokenError(f"{who} was denied by {api} ({code})")
-            if registry.public:
-                return TokenError(
-                    f"{who} is not allowed to call ecr-public:GetAuthorizationToken",
-                    hint="grant ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken "
-                    "on resource *",
-                )
-            return TokenError(
-                f"{who} is not allowed to call ecr:GetAuthorizationToken",
-                hint="grant ecr:GetAuthorizationToken on resource * to the identity",
-            )
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return CredentialsError(
-                f"the AWS credentials of {who} have expired",
-                hint=f"refresh them (e.g. {login}, or re-export the session)",
-            )
-        if code in (
-            "InvalidClientTokenId",
-            "UnrecognizedClientException",
-            "SignatureDoesNotMatch",
-            "InvalidSignatureException",
-        ):
-            return CredentialsError(
-                f"AWS rejected the credentials of {who} ({code})",
-                hint="check the access key and secret, or your system clock",
-            )
-        if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
-            return TokenError(f"{api} throttled the request", hint="retry in a few seconds")
-        if code.startswith("5") or code in ("ServerException", "InternalFailure"):
-            return TokenError(f"{api} answered with a server error ({code})", hint="retry later")
-        return TokenError(f"{api} refused the request ({code or 'unknown error'})")
+        return _client_error(exc, registry, who, login, api)
     if isinstance(exc, be.PartialCredentialsError):
         return CredentialsError(
             f"the AWS credentials from {exc.kwargs.get('provider', 'a provider')} are incomplete",
@@ -206,6 +173,47 @@ def translate(
     # Unknown failures: the exception's text may quote a secret, so it goes to the log only.
     what = "could not get an ECR token" if registry else f"the {service or 'AWS'} call failed"
     return TokenError(f"{what} ({type(exc).__name__})", hint=f"details in {logs.log_path()}")
+
+
+def _client_error(
+    exc: Exception, registry: Registry | None, who: str, login: str, api: str
+) -> EcrpyError:
+    """An AWS API's refusal (a ClientError): denied, expired or rejected credentials,
+    throttling, a server error, or anything else by its code."""
+    code, _ = error_details(exc)
+    if is_access_denied(exc):
+        if registry is None:
+            return TokenError(f"{who} was denied by {api} ({code})")
+        if registry.public:
+            return TokenError(
+                f"{who} is not allowed to call ecr-public:GetAuthorizationToken",
+                hint="grant ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken "
+                "on resource *",
+            )
+        return TokenError(
+            f"{who} is not allowed to call ecr:GetAuthorizationToken",
+            hint="grant ecr:GetAuthorizationToken on resource * to the identity",
+        )
+    if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+        return CredentialsError(
+            f"the AWS credentials of {who} have expired",
+            hint=f"refresh them (e.g. {login}, or re-export the session)",
+        )
+    if code in (
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+    ):
+        return CredentialsError(
+            f"AWS rejected the credentials of {who} ({code})",
+            hint="check the access key and secret, or your system clock",
+        )
+    if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+        return TokenError(f"{api} throttled the request", hint="retry in a few seconds")
+    if code.startswith("5") or code in ("ServerException", "InternalFailure"):
+        return TokenError(f"{api} answered with a server error ({code})", hint="retry later")
+    return TokenError(f"{api} refused the request ({code or 'unknown error'})")
 
 
 def _retrieval_error(exc: Exception, who: str) -> EcrpyError:

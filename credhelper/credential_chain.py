@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from . import _json
 from ._sha import sha256_hex
-from .aws_files import Section, SharedFiles, expand_path, read_ini
+from .aws_files import (
+    Section,
+    SharedFiles,
+    boto_credentials,
+    ec2_credential_file,
+    expand_path,
+)
 from .errors import CredentialsError
 
 TYPE_CHECKING = False  # typing costs ~6 ms to import; mypy treats this name as True
@@ -107,7 +113,7 @@ class Chain:
         found.text = "environment keys" + (" with session token" if token else "")
         return found
 
-    def container(self) -> Source | None:
+    def container(self, name: str = "", use_env: bool = True) -> Source | None:
         env = self.env
         if "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" in env:
             uri = "relative:" + env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
@@ -128,57 +134,26 @@ class Chain:
         material: list[object] = ["container", uri, token_file, token, subject]
         return Source("container-role", "container", text, material, fields)
 
-    def imds(self) -> Source:
+    def imds(self, name: str = "", use_env: bool = True) -> Source:
         markers = [self.env.get(name) for name in _IMDS_VARS]
         material: list[object] = ["imds", *markers]
         return Source("iam-role", "instance metadata", "EC2 instance metadata (IMDS)", material)
 
-    def ec2_credential_file(self) -> Source | None:
-        """AWS_CREDENTIAL_FILE (the EC2 API tools' format), which botocore still reads."""
-        env = self.env
-        if "AWS_CREDENTIAL_FILE" not in env:
+    def ec2_credential_file(self, name: str = "", use_env: bool = True) -> Source | None:
+        found = ec2_credential_file(self.env)
+        if found is None or "AWSAccessKeyId" not in found[1]:
             return None
-        path = expand_path(env["AWS_CREDENTIAL_FILE"], env)
-        pairs: dict[str, str] = {}
-        try:
-            with open(path, encoding="utf-8") as f:
-                for line in f.read().splitlines():
-                    key, sep, value = line.partition("=")
-                    if sep:
-                        pairs[key.strip()] = value.strip()
-        except OSError as exc:
-            raise CredentialsError(f"cannot read AWS_CREDENTIAL_FILE {path}: {exc}") from None
-        if "AWSAccessKeyId" not in pairs:
-            return None
-        return self._keys(
-            "ec2-credentials-file",
-            "ec2 credential file",
-            path,
-            pairs["AWSAccessKeyId"],
-            pairs.get("AWSSecretKey"),
-            None,
-        )
+        path, pairs = found
+        key_id, secret = pairs["AWSAccessKeyId"], pairs.get("AWSSecretKey")
+        return self._keys("ec2-credentials-file", "ec2 credential file", path, key_id, secret, None)
 
-    def boto_config(self) -> Source | None:
-        """boto2's config (BOTO_CONFIG, else /etc/boto.cfg and ~/.boto)."""
-        env = self.env
-        boto = env.get("BOTO_CONFIG")
-        for path in [boto] if boto is not None else ["/etc/boto.cfg", "~/.boto"]:
-            try:
-                sections = read_ini(expand_path(path, env))
-            except CredentialsError:
-                continue  # a broken legacy file must not block the chain's later links
-            creds = (sections or {}).get("Credentials", {})
-            if "aws_access_key_id" in creds:
-                return self._keys(
-                    "boto-config",
-                    "boto config",
-                    path,
-                    creds["aws_access_key_id"],
-                    creds.get("aws_secret_access_key"),
-                    None,
-                )
-        return None
+    def boto_config(self, name: str = "", use_env: bool = True) -> Source | None:
+        found = boto_credentials(self.env)
+        if found is None:
+            return None
+        path, creds = found
+        key_id, secret = creds["aws_access_key_id"], creds.get("aws_secret_access_key")
+        return self._keys("boto-config", "boto config", path, key_id, secret, None)
 
     @staticmethod
     def _keys(
@@ -405,18 +380,6 @@ class Chain:
         profile = self.files.profiles().get(name, {})
         return self.assume_role(name, [name]) if self._is_assume_role(profile) else None
 
-    def ec2_file_step(self, name: str, use_env: bool) -> Source | None:
-        return self.ec2_credential_file()
-
-    def boto_step(self, name: str, use_env: bool) -> Source | None:
-        return self.boto_config()
-
-    def container_step(self, name: str, use_env: bool) -> Source | None:
-        return self.container()
-
-    def imds_step(self, name: str, use_env: bool) -> Source | None:
-        return self.imds()  # the last link: botocore then asks IMDS, which may have no role
-
     # -- the whole chain ---------------------------------------------------------------------
 
     def resolve(self, explicit: str | None) -> tuple[str, Source]:
@@ -440,7 +403,8 @@ class Chain:
         raise AssertionError("unreachable: the IMDS link always answers")  # pragma: no cover
 
 
-# One step of the chain: (chain, profile name, whether env variables count) -> a source or None.
+# One step of the chain: (chain, profile name, whether env variables count) -> a source or None
+# (steps that need neither take them with defaults, so credential_source can call them too).
 # The orders below are botocore's (credentials.create_credential_resolver and
 # ProfileProviderBuilder.providers), named by each provider's METHOD; the differential test in
 # tests/test_credential_chain.py checks them against botocore's own resolver.
@@ -456,8 +420,8 @@ ORDER: tuple[tuple[str, Callable[[Chain, str, bool], Source | None]], ...] = (
     ("env", Chain.env_step),
     ("assume-role", Chain.assume_role_step),
     *PROFILE_PROVIDERS,
-    ("ec2-credentials-file", Chain.ec2_file_step),
-    ("boto-config", Chain.boto_step),
-    ("container-role", Chain.container_step),
-    ("iam-role", Chain.imds_step),
+    ("ec2-credentials-file", Chain.ec2_credential_file),
+    ("boto-config", Chain.boto_config),
+    ("container-role", Chain.container),
+    ("iam-role", Chain.imds),  # always answers: botocore asks IMDS, which may have no role
 )
