@@ -11,6 +11,8 @@ The one documented error is ``ValueError``. The C scanner builds its error (a
 otherwise it returns NULL without an exception, which Python reports as ``SystemError``. So a
 failed scan is re-run through ``json`` (imported only then: the success path stays free of
 it) to get the real message, and nesting too deep to decode is a ``ValueError`` as well.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""SHA-256 without hashlib's OpenSSL load (~5 ms at import) on the helper's hot path."""
+"""SHA-256 without hashlib's OpenSSL load (~5 ms at import) on the helper's hot path.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
+"""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ case-sensitive section names, indented continuation lines (botocore's nested ``s
 blocks), a ``[DEFAULT]`` section inherited by every other section, and errors on duplicate
 sections or keys within one file. Parsed files are memoised per process by their stat, so the
 CLI can fingerprint many registries for the cost of one read.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations
@@ -304,3 +306,37 @@ class SharedFiles:
         if home and home != "/" and path.startswith(home.rstrip("/") + "/"):
             return "~" + path[len(home.rstrip("/")) :]
         return path
+
+
+def ec2_credential_file(env: Mapping[str, str]) -> tuple[str, dict[str, str]] | None:
+    """``AWS_CREDENTIAL_FILE`` (the EC2 API tools' ``key=value`` format, which botocore still
+    reads): (path, pairs), None when unset. Unreadable is an error, as in botocore."""
+    if "AWS_CREDENTIAL_FILE" not in env:
+        return None
+    path = expand_path(env["AWS_CREDENTIAL_FILE"], env)
+    pairs: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f.read().splitlines():
+                key, sep, value = line.partition("=")
+                if sep:
+                    pairs[key.strip()] = value.strip()
+    except OSError as exc:
+        raise CredentialsError(f"cannot read AWS_CREDENTIAL_FILE {path}: {exc}") from None
+    return path, pairs
+
+
+def boto_credentials(env: Mapping[str, str]) -> tuple[str, Section] | None:
+    """The ``[Credentials]`` section of boto2's config (``BOTO_CONFIG``, else /etc/boto.cfg
+    and ~/.boto) that has a key id: (path as configured, section), else None."""
+    boto = env.get("BOTO_CONFIG")
+    for path in [boto] if boto is not None else ["/etc/boto.cfg", "~/.boto"]:
+        try:
+            sections = read_ini(expand_path(path, env))
+        except CredentialsError:
+            continue  # a broken legacy file must not block the chain's later links
+        creds = (sections or {}).get("Credentials", {})
+        if "aws_access_key_id" in creds:
+            return path, creds
+    return None
+

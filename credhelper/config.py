@@ -14,6 +14,8 @@ min_remaining = 1800                    # seconds a served token must still be v
 
 Parsing TOML costs several ms at import, so the hot path reads a JSON snapshot of the parsed
 config kept beside the token cache and re-parses only when the TOML file's stat changes.
+
+*Hot* for the snapshot read and ``Config.identity_for`` (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import sys
 
 from . import _json, paths
+from ._value import Value
 from .errors import ConfigError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import; mypy treats this name as True
@@ -42,7 +45,7 @@ _MAX_TOML = 4 * 1024 * 1024
 _UNREACHABLE = ("ENOENT", "ENOTDIR", "EACCES")
 
 
-class RegistrySettings:
+class RegistrySettings(Value):
     """Settings for one registry host: an alias target and/or the identity to use."""
 
     __slots__ = ("account_id", "host", "profile", "region", "role_arn")
@@ -60,18 +63,6 @@ class RegistrySettings:
         self.region = region
         self.profile = profile
         self.role_arn = role_arn
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RegistrySettings):
-            return NotImplemented
-        return all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, a) for a in self.__slots__))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{a}={getattr(self, a)!r}" for a in self.__slots__)
-        return f"RegistrySettings({fields})"
 
     @property
     def is_alias(self) -> bool:
@@ -99,6 +90,12 @@ class Config:
     def for_host(self, host: str) -> RegistrySettings | None:
         """The settings for a normalised ``host[:port]``, if any."""
         return self.registries.get(host.lower())
+
+    def identity_for(self, host: str) -> tuple[str | None, str | None]:
+        """``(profile, role_arn)`` for ``host``: the AWS identity its tokens come from
+        (``(None, None)``: the default credential chain)."""
+        settings = self.registries.get(host.lower())
+        return (None, None) if settings is None else (settings.profile, settings.role_arn)
 
 
 def _str(table: Mapping[str, Any], key: str, where: str) -> str | None:

@@ -3,6 +3,9 @@
 The keyring holds the secret; a non-secret index (``<state dir>/credentials-index.json``: host,
 server URL as given, username) makes ``list`` possible — keyrings cannot enumerate — and lets
 ``get`` answer "not found" for unknown hosts without importing keyring (~70 ms).
+
+*Hot* for ``list`` and for ``get`` of an unknown host: the index read
+(docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from .aws_errors import error_details, is_access_denied, translate
 from .errors import EcrpyError, RefusedError
 
 if TYPE_CHECKING:
@@ -155,8 +156,6 @@ class Ecr:
     def _fail(self, exc: Exception, call: str) -> EcrpyError:
         from botocore.exceptions import ClientError
 
-        from .tokens import error_details, translate
-
         if not isinstance(exc, ClientError):
             return translate(exc, self.registry, self.profile)
         code, message = error_details(exc)
@@ -176,8 +175,6 @@ class Ecr:
     def describe(self) -> dict[str, Any] | None:
         """The repository (``describe_repositories``), None when it does not exist; raises
         ``PermissionError`` when the caller may not read it."""
-        from .tokens import is_access_denied
-
         try:
             resp = self.client.describe_repositories(
                 repositoryNames=[self.repository],
@@ -193,8 +190,6 @@ class Ecr:
         return dict(repos[0]) if repos else None
 
     def create(self, immutable: bool, scan_on_push: bool, kms_key: str | None) -> None:
-        from .tokens import is_access_denied
-
         encryption: dict[str, str] = {"encryptionType": "AES256"}
         if kms_key:
             encryption = {"encryptionType": "KMS", "kmsKey": kms_key}
@@ -218,8 +213,6 @@ class Ecr:
 
     def image_exists(self, tag: str | None, digest: str | None) -> bool | None:
         """Whether the tag/digest exists (None: not allowed to tell)."""
-        from .tokens import is_access_denied
-
         image_id = {"imageDigest": digest} if digest else {"imageTag": tag}
         try:
             resp = self.client.describe_images(**self.kw, imageIds=[image_id])
@@ -236,8 +229,6 @@ class Ecr:
 
     def tags(self) -> list[str] | None:
         """Every tag in the repository (up to MAX_TAGS_LISTED); None when not readable."""
-        from .tokens import is_access_denied
-
         found: list[str] = []
         try:
             paginator = self.client.get_paginator("list_images")
@@ -253,6 +244,4 @@ class Ecr:
 
 
 def _code(exc: Exception) -> str:
-    from .tokens import error_details
-
     return error_details(exc)[0]

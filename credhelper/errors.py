@@ -2,6 +2,8 @@
 
 Every error that reaches a user passes through ``EcrpyError.one_line()``; code that builds an
 error must not put a token, secret key or session token in ``message`` or ``hint``.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

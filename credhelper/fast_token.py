@@ -16,7 +16,7 @@ aws/aws-cn/aws-us-gov, an endpoint URL with a path, a proxy with credentials. It
 ``AWS_CA_BUNDLE``, ``HTTPS_PROXY``/``NO_PROXY`` (a CONNECT tunnel), and botocore's *standard*
 retries (3 attempts; throttling, 5xx and connection errors; jittered back-off) with the same
 connect/read timeouts. Errors become the botocore exception botocore would have raised, then
-go through ``tokens.translate``, so both paths fail with the same words.
+go through ``aws_errors.translate``, so both paths fail with the same words.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 import time
 
-from . import identity, tokens
+from . import aws_errors, token_answer
+from .credential_chain import Chain
 from .logs import remember_secret
 
 TYPE_CHECKING = False
@@ -120,7 +121,7 @@ def static_keys(
 ) -> tuple[str, tuple[str, str, str | None]] | None:
     """(profile name, (key id, secret, session token)) when the chain ends in static keys that
     this module may use, else None."""
-    chain = identity._Chain(env)
+    chain = Chain(env)
     name, source = chain.resolve(profile)
     if source.kind == "environment keys":
         token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None
@@ -228,10 +229,10 @@ def fetch(
     try:
         resp = _call(where, registry, key, secret, token, proxy, env)
     except Exception as exc:  # mapped exactly as the botocore path maps its errors
-        raise tokens.translate(_botocore_error(exc, where, proxy), registry, profile) from None
-    data = tokens._authorization_data(resp, registry)
-    server_now = tokens._lifetime_start(resp, requested_at)
-    return tokens._entry(registry, data, requested_at, None, server_now)
+        raise aws_errors.translate(_botocore_error(exc, where, proxy), registry, profile) from None
+    data = token_answer.authorization_data(resp, registry)
+    server_now = token_answer.lifetime_start(resp, requested_at)
+    return token_answer.entry(registry, data, requested_at, None, server_now)
 
 
 # -- transport ---------------------------------------------------------------------------------
@@ -320,7 +321,7 @@ def _call(
     request = {} if registry.public else {"registryIds": [str(registry.account_id)]}
     body = _json.dumps_compact(request).encode()
     # The same bound as tokens.bound_retries: no new attempt that could not finish in time.
-    deadline = time.monotonic() + tokens.DEADLINE
+    deadline = time.monotonic() + token_answer.DEADLINE
     attempt = 0
     while True:
         attempt += 1
@@ -346,7 +347,7 @@ def _call(
 
 def _too_late(deadline: float) -> bool:
     """True when a new attempt's read could not finish before the deadline."""
-    return deadline - time.monotonic() < tokens.READ_TIMEOUT
+    return deadline - time.monotonic() < aws_errors.READ_TIMEOUT
 
 
 def _http_errors() -> type[Exception]:
@@ -395,16 +396,18 @@ def _send(
     target_host, target_port = proxy if proxy else (where.host, where.port)
     if where.scheme == "https":
         conn = http.client.HTTPSConnection(
-            target_host, target_port, timeout=tokens.CONNECT_TIMEOUT, context=ssl_context(env)
+            target_host, target_port, timeout=aws_errors.CONNECT_TIMEOUT, context=ssl_context(env)
         )
         if proxy:
             conn.set_tunnel(where.host, where.port or 443)
     else:
-        conn = http.client.HTTPConnection(target_host, target_port, timeout=tokens.CONNECT_TIMEOUT)
+        conn = http.client.HTTPConnection(
+            target_host, target_port, timeout=aws_errors.CONNECT_TIMEOUT
+        )
     try:
         conn.connect()
         if conn.sock is not None:
-            conn.sock.settimeout(tokens.READ_TIMEOUT)
+            conn.sock.settimeout(aws_errors.READ_TIMEOUT)
         conn.putrequest("POST", "/", skip_accept_encoding=True)
         for name, value in headers:
             conn.putheader(name, value)

@@ -3,6 +3,8 @@
 A reader sees the old file or the new one, never a torn one, even when the writer is killed
 mid-write (SIGKILL): the data goes to a temporary file in the same folder first, is flushed to
 disk, then renamed over the target.
+
+*Hot*: the cache writes through it (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

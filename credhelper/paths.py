@@ -1,9 +1,10 @@
-"""Where ecrpy keeps its config, cache and logs.
+"""Where ecrpy keeps its config, cache, state and logs.
 
-The helper's hot path must not pay for importing platformdirs (several ms), so on Linux and
-macOS the same rules platformdirs applies are computed here from the environment; a test checks
-that both agree. Windows (whose folders come from the shell API) always asks platformdirs.
-``ECRPY_*`` variables override everything.
+Owns: the folder rules. The helper's hot path must not pay for importing platformdirs (several
+ms), so on Linux, FreeBSD and macOS the same rules platformdirs applies are computed here from
+the environment (``_RULES``, one row per folder); a test checks that both agree. Windows
+(whose folders come from the shell API) always asks platformdirs. ``ECRPY_*`` variables
+override everything. *Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations
@@ -13,47 +14,51 @@ import sys
 
 APP = "ecrpy"
 
+# kind -> (macOS folder under ~/Library, XDG variable, its default under ~, what follows APP).
+_RULES = {
+    "cache": (("Caches",), "XDG_CACHE_HOME", ".cache", ()),
+    "config": (("Application Support",), "XDG_CONFIG_HOME", ".config", ()),
+    "log": (("Logs",), "XDG_STATE_HOME", os.path.join(".local", "state"), ("log",)),
+    "state": (("Application Support",), "XDG_STATE_HOME", os.path.join(".local", "state"), ()),
+}
+
 
 def _home() -> str:
     return os.path.expanduser("~")
 
 
-def _xdg(var: str, default: str) -> str:
-    value = os.environ.get(var, "").strip()
-    return value if value else os.path.join(_home(), default)
+def _user_dir(kind: str) -> str:
+    """platformdirs.user_<kind>_dir("ecrpy", appauthor=False): the one platform branch."""
+    mac, var, default, tail = _RULES[kind]
+    if sys.platform == "darwin":
+        return os.path.join(_home(), "Library", *mac, APP)
+    if sys.platform.startswith(("linux", "freebsd")):
+        base = os.environ.get(var, "").strip() or os.path.join(_home(), default)
+        return os.path.join(base, APP, *tail)
+    import platformdirs
+
+    find = getattr(platformdirs, f"user_{kind}_dir")
+    return str(find(APP, appauthor=False))
 
 
 def user_cache_dir() -> str:
     """platformdirs.user_cache_dir("ecrpy", appauthor=False)."""
-    if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Caches", APP)
-    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
-        return os.path.join(_xdg("XDG_CACHE_HOME", ".cache"), APP)
-    import platformdirs
-
-    return platformdirs.user_cache_dir(APP, appauthor=False)
+    return _user_dir("cache")
 
 
 def user_config_dir() -> str:
     """platformdirs.user_config_dir("ecrpy", appauthor=False)."""
-    if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Application Support", APP)
-    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
-        return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), APP)
-    import platformdirs
-
-    return platformdirs.user_config_dir(APP, appauthor=False)
+    return _user_dir("config")
 
 
 def user_log_dir() -> str:
     """platformdirs.user_log_dir("ecrpy", appauthor=False)."""
-    if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Logs", APP)
-    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
-        return os.path.join(_xdg("XDG_STATE_HOME", os.path.join(".local", "state")), APP, "log")
-    import platformdirs
+    return _user_dir("log")
 
-    return platformdirs.user_log_dir(APP, appauthor=False)
+
+def user_state_dir() -> str:
+    """platformdirs.user_state_dir("ecrpy", appauthor=False)."""
+    return _user_dir("state")
 
 
 def cache_dir() -> str:
@@ -74,17 +79,6 @@ def log_dir() -> str:
 def docker_config_dir() -> str:
     """The docker CLI's config folder (``DOCKER_CONFIG`` or ``~/.docker``)."""
     return os.environ.get("DOCKER_CONFIG") or os.path.join(_home(), ".docker")
-
-
-def user_state_dir() -> str:
-    """platformdirs.user_state_dir("ecrpy", appauthor=False)."""
-    if sys.platform == "darwin":
-        return os.path.join(_home(), "Library", "Application Support", APP)
-    if sys.platform.startswith("linux") or sys.platform.startswith("freebsd"):
-        return os.path.join(_xdg("XDG_STATE_HOME", os.path.join(".local", "state")), APP)
-    import platformdirs
-
-    return platformdirs.user_state_dir(APP, appauthor=False)
 
 
 def state_dir() -> str:

@@ -7,14 +7,16 @@ look-alikes: answering for ``123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.e
 hand an AWS token to someone else. ``resolve`` adds ecrpy's aliases (any host mapped to an
 account and region in the config) on top.
 
-This module is on the helper's hot path: it imports only ``re`` (see
-docs/CONTRIBUTING-hot-path.md), hence a hand-written immutable class instead of a dataclass.
+*Hot*: it imports no ``re`` and no ``dataclasses`` (docs/CONTRIBUTING-hot-path.md), hence
+plain string checks instead of regular expressions and ``Registry`` on ``_value.Value``.
 """
 
 from __future__ import annotations
 
-# Compiled regular expressions cost ~0.2-0.6 ms each at import; plain string checks below do
-# the same job for a fraction of that, and this module runs on every `get`.
+# Importing ``re`` and compiling patterns would cost milliseconds on every `get`; plain string
+# checks below do the same job for a fraction of that.
+from ._value import Value
+
 TYPE_CHECKING = False  # typing costs ~6 ms at import; mypy and ruff treat this name as True
 if TYPE_CHECKING:
     from .config import Config
@@ -80,7 +82,7 @@ _MAX_INPUT = 4096  # bound the work spent on garbage; real URLs are far shorter
 _FIELDS = ("host", "account_id", "region", "partition", "fips", "dualstack", "public", "alias")
 
 
-class Registry:
+class Registry(Value):
     """An ECR registry; immutable, compared and hashed by value like a frozen dataclass."""
 
     __slots__ = _FIELDS
@@ -115,25 +117,9 @@ class Registry:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"cannot delete field {name!r}: Registry is immutable")
 
-    def _astuple(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in _FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Registry)
-        return self._astuple() == other._astuple()
-
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
-        return f"Registry({inner})"
-
     def __reduce__(self) -> tuple[type[Registry], tuple[object, ...]]:
         # The default slot-state pickling would go through the refusing __setattr__.
-        return (Registry, self._astuple())
+        return (Registry, self._values())
 
     @property
     def key(self) -> str:

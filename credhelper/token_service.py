@@ -78,9 +78,7 @@ def lookup(registry: Registry, config: Config) -> Lookup:
     from . import identity
     from .token_cache import CacheKey, for_config
 
-    settings = config.for_host(registry.host)
-    profile = settings.profile if settings is not None else None
-    role_arn = settings.role_arn if settings is not None else None
+    profile, role_arn = config.identity_for(registry.host)
     cache = for_config(config)
     key = CacheKey(identity.fingerprint(profile, role_arn), registry.key)
     return Lookup(registry, cache, key, cache.get(key), profile, role_arn, config.min_remaining)

@@ -15,16 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credhelper import identity
+from credhelper import aws_session
 from credhelper.aws_files import _section_words, parse_ini
+from credhelper.aws_session import credentials_expiry, session
 from credhelper.errors import CredentialsError
-from credhelper.identity import (
-    credentials_expiry,
-    credentials_expiry_from_env,
-    describe,
-    fingerprint,
-    session,
-)
+from credhelper.identity import credentials_expiry_from_env, describe, fingerprint
 from tests.support import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 from tests.support.aws_server import AwsServer
 
@@ -842,7 +837,7 @@ def test_session_missing_profile_and_no_credentials(live: Aws) -> None:
 
 def test_session_name_is_a_valid_role_session_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USER", "Jane Doe/😀" + "x" * 80)
-    name = identity.session_name()
+    name = aws_session.session_name()
     assert name.startswith("ecrpy-Jane-Doe-")
     assert 2 <= len(name) <= 64
     assert all(c.isalnum() or c in "_+=,.@-" for c in name)

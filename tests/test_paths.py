@@ -35,3 +35,20 @@ def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert paths.config_file() == "/x/c.toml"
     assert paths.log_dir() == "/x/log"
     assert paths.docker_config_dir() == "/x/docker"
+
+
+def test_macos_rules_same_as_platformdirs_macos(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
+    """The darwin row of each rule, against platformdirs' own macOS class (runs anywhere)."""
+    from platformdirs.macos import MacOS
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("sys.platform", "darwin")
+    mac = MacOS("ecrpy", appauthor=False)
+    assert paths.user_cache_dir() == mac.user_cache_dir
+    assert paths.user_config_dir() == mac.user_config_dir
+    assert paths.user_log_dir() == mac.user_log_dir
+    assert paths.user_state_dir() == mac.user_state_dir

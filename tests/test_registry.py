@@ -323,8 +323,19 @@ def test_parse_rejects(host: str) -> None:
     assert parse(host) is None
 
 
-def test_tables_are_generous() -> None:
-    assert len(PRIVATE) + len(REJECTED) + len(NORMALIZED) + len(NOT_NORMALIZABLE) >= 60
+def test_private_table_covers_every_domain_partition_spelling_and_geo_the_parser_knows() -> None:
+    """A domain, partition, service spelling or region prefix added to registry.py without a
+    row in PRIVATE fails here (the rows are what test_parse_recognises_private_ecr checks)."""
+    from credhelper import registry
+
+    hosts = [row[0] for row in PRIVATE]
+    domains = {d for d in registry._DOMAINS if any(h.endswith("." + d) for h in hosts)}
+    assert domains == set(registry._DOMAINS)
+    assert {row[1] for row in PRIVATE} == {"aws", *registry._PARTITION_PREFIX}
+    spellings = {s for s, _ in registry._SERVICES if any(f".{s}" in h for h in hosts)}
+    assert spellings == {s for s, _ in registry._SERVICES}
+    geos = {row[2].split("-")[0] for row in PRIVATE if row[1] == "aws"}
+    assert registry._AWS_GEOS <= geos
 
 
 # ---------------------------------------------------------------------------------------------

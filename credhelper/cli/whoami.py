@@ -37,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
     info: dict[str, Any] = {}
     if args.registry:
         reg = registry_mod.require(args.registry, config)
-        settings = config.for_host(reg.host)
-        if settings is not None:
-            profile, role_arn = settings.profile, settings.role_arn
+        profile, role_arn = config.identity_for(reg.host)
         info["registry"] = reg.host
         info["alias"] = reg.alias
         info["account_id"] = reg.account_id
@@ -93,15 +91,10 @@ def readable_lines(info: dict[str, Any]) -> list[tuple[str, str]]:
 
 def caller_arn(profile: str | None, role_arn: str | None, region: str | None) -> str:
     """sts:GetCallerIdentity's ARN for the identity, within ecrpy's bounded waits."""
-    from .. import identity, tokens
-    from ..errors import EcrpyError
+    from .. import aws_errors, aws_session, tokens
 
-    try:
-        session = identity.botocore_session(profile=profile, role_arn=role_arn, region=region)
+    with aws_errors.translated(None, profile, service="STS"):
+        session = aws_session.botocore_session(profile=profile, role_arn=role_arn, region=region)
         sts: Any = session.create_client("sts", config=tokens.client_config())
         deadline = time.monotonic() + tokens.DEADLINE
         return str(tokens.bound_retries(sts, deadline).get_caller_identity()["Arn"])
-    except EcrpyError:
-        raise
-    except Exception as exc:
-        raise tokens.translate(exc, None, profile, service="STS") from None

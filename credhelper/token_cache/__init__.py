@@ -2,6 +2,8 @@
 
 ``open_cache(name)`` picks a backend: ``file`` (default), ``keyring`` or ``none``. Only the file
 backend is imported on the hot path.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,15 @@
-"""The token-cache interface and its two value types."""
+"""The token-cache interface and its two value types.
+
+Owns: ``CacheKey`` (which identity asked for which registry), ``CacheEntry`` (a token and the
+times that decide whether it may be served) and the ``TokenCache`` interface every backend
+implements. *Hot* (docs/CONTRIBUTING-hot-path.md).
+"""
 
 from __future__ import annotations
 
 import time
+
+from .._value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -11,7 +18,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-class CacheKey:
+class CacheKey(Value):
     """Which identity asked for which registry's token."""
 
     __slots__ = ("fingerprint", "registry_key")
@@ -24,12 +31,6 @@ class CacheKey:
     def name(self) -> str:
         """A file-name-safe identifier of the key."""
         return f"{self.fingerprint}-{self.registry_key}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CacheKey) and self.name == other.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
     def __repr__(self) -> str:
         return f"CacheKey({self.fingerprint[:12]}…, {self.registry_key})"

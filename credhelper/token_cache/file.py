@@ -6,6 +6,8 @@ refused without blocking, a symlink is not followed), owned by someone else or r
 others are ignored (and logged), so the next ``put`` rewrites them; a cache folder others
 can write to is refused altogether (as ssh refuses such a ``~/.ssh``) and the helper then
 works without caching.
+
+*Hot* (docs/CONTRIBUTING-hot-path.md).
 """
 
 from __future__ import annotations

@@ -240,6 +240,51 @@ def test_erase_of_ecr_host_drops_its_cached_tokens(
     assert aws.calls(GAT) == 2
 
 
+OTHER_HOST = ecr_host(region="eu-west-1")
+
+
+def test_erase_drops_only_the_erased_registrys_tokens(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    get_ok(helper_env, HOST)
+    get_ok(helper_env, OTHER_HOST)
+    assert aws.calls(GAT) == 2
+    assert run_helper(helper_env, "erase", HOST).returncode == 0
+    assert json.loads(run_helper(helper_env, "list").stdout) == {OTHER_HOST: "AWS"}
+    get_ok(helper_env, OTHER_HOST)
+    assert aws.calls(GAT) == 2  # the other registry's token is still cached
+
+
+def _token_files(env: dict[str, str]) -> list[str]:
+    folder = os.path.join(env["ECRPY_CACHE_DIR"], "tokens")
+    return [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".json")]
+
+
+def test_list_leaves_out_expired_tokens(aws: AwsServer, helper_env: dict[str, str]) -> None:
+    get_ok(helper_env, HOST)
+    get_ok(helper_env, OTHER_HOST)
+    for path in _token_files(helper_env):
+        with open(path, encoding="utf-8") as f:
+            entry = json.load(f)
+        if entry["registry"] == HOST:  # the same entry, its lifetime already over
+            entry["requested_at"] -= 13 * 3600
+            entry["expires_at"] = entry["requested_at"] + 12 * 3600
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(entry, f)
+    assert json.loads(run_helper(helper_env, "list").stdout) == {OTHER_HOST: "AWS"}
+
+
+def test_a_token_longer_than_twelve_hours_is_cached_for_twelve(
+    aws: AwsServer, helper_env: dict[str, str]
+) -> None:
+    aws.set_token_ttl(48 * 3600)  # a proxy or a clock error: ECR documents 12 h
+    get_ok(helper_env, HOST)
+    [path] = _token_files(helper_env)
+    with open(path, encoding="utf-8") as f:
+        entry = json.load(f)
+    assert 12 * 3600 - 60 <= entry["expires_at"] - entry["requested_at"] <= 12 * 3600
+
+
 @pytest.mark.parametrize(
     ("action", "stdin"),
     [
@@ -313,26 +358,60 @@ def test_cache_hit_imports_no_heavy_module(
         )
     get_ok(helper_env, HOST)
     get_ok(helper_env, HOST)  # the second run may still write the config snapshot
-    env = dict(helper_env, PYTHONPROFILEIMPORTTIME="1")
-    proc = run_helper(env, "get", HOST)
-    assert proc.returncode == 0
-    imported = {
-        line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line
-    }
+    proc, imported = _imports_of(helper_env, "get", HOST)
+    assert json.loads(proc.stdout)["Secret"] == MOTO_ECR_PASSWORD
     assert "credhelper.protocol" in imported  # the measurement works
     assert _heavy(imported) == set()
+    assert _undocumented(imported) == set()
     assert aws.calls(GAT) == 1
 
 
 def test_list_imports_no_heavy_module(aws: AwsServer, helper_env: dict[str, str]) -> None:
     get_ok(helper_env, HOST)
-    proc = run_helper(dict(helper_env, PYTHONPROFILEIMPORTTIME="1"), "list")
-    assert proc.returncode == 0
-    imported = {
-        line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines() if "|" in line
-    }
+    proc, imported = _imports_of(helper_env, "list", "")
+    assert HOST in json.loads(proc.stdout)
     assert "credhelper.credential_store" in imported
     assert _heavy(imported) == set()
+    assert _undocumented(imported) == set()
+
+
+# The helper's own imports, whatever installed it: no site (so no editable-install finder and
+# no console-script wrapper, whose imports change with the pip version), the worktree's code
+# first on the path, and only what is imported after the marker counts. A cache hit needs
+# nothing outside the standard library, so site-packages are not needed either.
+_RUN_HELPER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); sys.argv = ['docker-credential-ecrpy', "
+    "sys.argv[2]]; sys.stderr.write('--ecrpy-starts--\\n'); sys.stderr.flush(); "
+    "from credhelper.protocol import main; main()"
+)
+
+
+def _imports_of(
+    env: dict[str, str], action: str, stdin: str
+) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-X", "importtime", "-c", _RUN_HELPER, root, action],
+        input=stdin.encode(),
+        capture_output=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    _before, marker, after = proc.stderr.decode().partition("--ecrpy-starts--\n")
+    assert marker, proc.stderr
+    return proc, {line.split("|")[-1].strip() for line in after.splitlines() if "|" in line}
+
+
+def _undocumented(imported: set[str]) -> set[str]:
+    """credhelper modules on the hot path that docs/CONTRIBUTING-hot-path.md does not name."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "CONTRIBUTING-hot-path.md"), encoding="utf-8") as f:
+        section = f.read().split("## What is hot", 1)[1].split("\n## ", 1)[0]
+    named = set(section.split("`")[1::2])
+    ours = {m for m in imported if m.startswith("credhelper.")}
+    return {m for m in ours if m.split(".")[1] not in named and m.split(".")[-1] not in named}
 
 
 def _heavy(imported: set[str]) -> set[str]:
@@ -356,7 +435,7 @@ def _heavy(imported: set[str]) -> set[str]:
             "hashlib",
             "platformdirs",
             "json",  # the C scanner is used directly (json compiles regexes at import)
-            "re",  # pip's console script no longer imports re, so neither may we
+            "re",  # see docs/CONTRIBUTING-hot-path.md
         }
     }
 
