@@ -538,19 +538,9 @@ def _caller() -> Check:
 
 def caller_arn() -> str:
     """sts:GetCallerIdentity's ARN for the default identity, within ecrpy's bounded waits."""
-    import time
+    from .sts_caller import caller
 
-    from . import identity, tokens
-
-    try:
-        session = identity.botocore_session()
-        sts: Any = session.create_client("sts", config=tokens.client_config())
-        deadline = time.monotonic() + tokens.DEADLINE
-        return str(tokens.bound_retries(sts, deadline).get_caller_identity()["Arn"])
-    except EcrpyError:
-        raise
-    except Exception as exc:
-        raise tokens.translate(exc, None, None, service="STS") from None
+    return caller().arn
 
 
 def _network(hosts: list[str], config: Any) -> list[Check]:

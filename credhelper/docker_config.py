@@ -21,6 +21,7 @@ import os
 import sys
 
 from . import paths
+from ._value import Value
 from .errors import ConfigError, EcrpyError, environment_error
 from .fsutil import atomic_write, read_regular
 from .lock import FileLock, LockTimeoutError
@@ -36,22 +37,13 @@ _MAX_SIZE = 16 * 1024 * 1024  # the suite's 779 kB config is already unusually l
 _POSIX = sys.platform != "win32"
 
 
-class RawNumber:
+class RawNumber(Value):
     """A JSON number kept as the text it was written with (never converted, never rounded)."""
 
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
         self.text = text
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, RawNumber) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __repr__(self) -> str:
-        return f"RawNumber({self.text!r})"
 
 
 def _refuse_constant(name: str) -> Any:

@@ -203,23 +203,8 @@ def _check_region(name: str, reg: registry_mod.Registry | None) -> None:
 def _own_registry() -> str:
     """The caller's own private registry: account from sts:GetCallerIdentity, region from the
     AWS config (AWS_REGION / AWS_DEFAULT_REGION / the profile's region)."""
-    from .. import identity, tokens
     from .. import registry as registry_mod
-    from ..errors import EcrpyError
+    from ..sts_caller import caller
 
-    try:
-        session = identity.botocore_session()  # AWS_REGION, AWS_DEFAULT_REGION, profile
-        region = session.get_config_variable("region")
-        if not region:
-            raise UsageError(
-                "no AWS region configured, so no registry to pick",
-                hint="name the registry, or set AWS_REGION / the profile's region",
-            )
-        sts: Any = session.create_client("sts", region_name=region, config=tokens.client_config())
-        deadline = time.monotonic() + tokens.DEADLINE
-        account = str(tokens.bound_retries(sts, deadline).get_caller_identity()["Account"])
-    except EcrpyError:
-        raise
-    except Exception as exc:  # botocore's errors: one line with the fix
-        raise tokens.translate(exc, None, None, service="STS") from None
-    return registry_mod.host_for(account, str(region))
+    me = caller(require_region=True)
+    return registry_mod.host_for(me.account, str(me.region))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 SCHEMA = "ecrpy.whoami/1"
@@ -91,10 +90,6 @@ def readable_lines(info: dict[str, Any]) -> list[tuple[str, str]]:
 
 def caller_arn(profile: str | None, role_arn: str | None, region: str | None) -> str:
     """sts:GetCallerIdentity's ARN for the identity, within ecrpy's bounded waits."""
-    from .. import aws_errors, aws_session, tokens
+    from ..sts_caller import caller
 
-    with aws_errors.translated(None, profile, service="STS"):
-        session = aws_session.botocore_session(profile=profile, role_arn=role_arn, region=region)
-        sts: Any = session.create_client("sts", config=tokens.client_config())
-        deadline = time.monotonic() + tokens.DEADLINE
-        return str(tokens.bound_retries(sts, deadline).get_caller_identity()["Arn"])
+    return caller(profile, role_arn, region).arn

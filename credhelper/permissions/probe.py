@@ -14,7 +14,7 @@ Outcome of each probe:
   get (``UploadNotFoundException``, ``LayersNotFoundException``, ``RepositoryNotFoundException``
   ...).
 * ``denied``: AccessDenied — ECR's JSON ``AccessDeniedException`` or an XML 403
-  (``tokens.is_access_denied``).
+  (``aws_errors.is_access_denied``).
 * ``inconclusive``: anything else (a 500, throttling, a timeout, an unexpected validation
   error).
 * ``not_run``: no safe probe exists for the action, or probing was not chosen.
@@ -49,9 +49,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from ..tokens import error_details, is_access_denied
+from ..aws_errors import error_code, error_details, is_access_denied
 from .denial import Denial, parse
-from .gather import error_code
 
 Outcome = Literal["allowed", "denied", "inconclusive", "not_run"]
 
