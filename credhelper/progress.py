@@ -150,3 +150,28 @@ def make_renderer(stream: IO[str], quiet: bool = False, title: str = "") -> Rend
     if tty:
         return RichRenderer(stream, title)
     return PlainRenderer(stream)
+
+
+class StatusLine:
+    """``with StatusLine(stream, "checking permissions"):`` -- on a terminal, one line saying
+    what ecrpy is waiting for, erased when the wait ends (so the report or the bars start on a
+    clean line); nothing on a pipe or a CI log, where a line that is later erased is noise."""
+
+    def __init__(self, stream: IO[str], text: str, quiet: bool = False) -> None:
+        self.stream = stream
+        self.text = text
+        try:
+            self.shown = not quiet and stream.isatty()
+        except (AttributeError, ValueError):
+            self.shown = False
+
+    def __enter__(self) -> StatusLine:
+        if self.shown:
+            self.stream.write(f"{self.text}\u2026")
+            self.stream.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

@@ -146,20 +146,18 @@ class TransferResult:
         return json.dumps(self.as_dict(), indent=2)
 
     def summary(self) -> str:
-        """One human line: what moved, the digest, how long."""
-        c = self.parser.counts()
+        """One human line: what moved, the digest, how long ("up to date" when nothing did)."""
         from .progress import human_size
+        from .wording import layer_breakdown, transfer_verb
 
-        if self.operation == "push":
-            parts = f"{c['pushed']} pushed, {c['mounted']} mounted, {c['skipped']} already there"
-            verb = "pushed"
-        else:
-            parts = f"{c['downloaded']} downloaded, {c['already_present']} already present"
-            verb = "pulled" if not self.up_to_date else "up to date:"
+        c = self.parser.counts()
+        verb = transfer_verb(self.operation, c)
+        if self.operation == "pull" and self.up_to_date:
+            verb = "up to date"  # the engine's own word: nothing needed pulling
         return (
-            f"{verb} {self.ref.registry}/{self.ref.repository}"
+            f"{verb}{':' if verb == 'up to date' else ''} {self.ref.registry}/{self.ref.repository}"
             f"{':' + self.ref.tag if self.ref.tag and not self.ref.digest else ''}"
-            f"@{self.digest or '?'} ({c['total']} layers: {parts}; "
+            f"@{self.digest or '?'} ({layer_breakdown(self.operation, c)}; "
             f"{human_size(self.parser.bytes_transferred)} in {self.duration:.1f}s)"
         )
 
@@ -220,7 +218,10 @@ def run(
     repository_created = False
     with _expired_credentials(profile):
         if opts.check:
-            facts, preflight = _preflight(opts, ref, warn)
+            from .progress import StatusLine
+
+            with StatusLine(progress, "checking permissions", quiet=opts.quiet):
+                facts, preflight = _preflight(opts, ref, warn)
         if not reg.public:
             repository_created = _repository_step(opts, ref, reg, profile, role_arn, facts, warn)
         auth = _auth_config(reg, config, opts.operation)

@@ -254,3 +254,21 @@ def test_docker_endpoint_follows_the_cli_precedence(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ConfigError, match="cannot read docker config"):
         docker_endpoint(env)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_status_line_is_shown_and_erased_on_a_terminal_only() -> None:
+    from credhelper.progress import StatusLine
+
+    tty = _Tty()
+    with StatusLine(tty, "checking permissions"):
+        assert tty.getvalue() == "checking permissions\u2026"
+    assert tty.getvalue().endswith("\r\x1b[K")  # erased: the next output starts clean
+    for stream, quiet in ((io.StringIO(), False), (_Tty(), True)):  # a pipe / a CI log; --quiet
+        with StatusLine(stream, "checking permissions", quiet=quiet):
+            pass
+        assert stream.getvalue() == ""

@@ -10,6 +10,7 @@ Exit status: 0 allowed, 3 denied or refused, 4 undetermined, 5 repository missin
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..preflight.result import METHODS
 
@@ -46,7 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the result of ``run_check``; return its exit code."""
     from ..preflight import run_check
+    from ..progress import StatusLine
 
-    result = run_check(args.image, args.operation, method=args.method, create_repo=args.create_repo)
+    with StatusLine(sys.stderr, f"checking {args.operation} {args.image}"):
+        result = run_check(
+            args.image, args.operation, method=args.method, create_repo=args.create_repo
+        )
     print(result.to_json() if args.json else result.render())
     return result.exit_code

@@ -19,6 +19,12 @@ _SHORT = {
     "not_run": "-",
 }
 _SOURCES = (("probe", "probe"), ("sim", "simulation"), ("eval", "evaluation"))
+# Printed under every table: the columns are terse, a first-time reader should not guess.
+LEGEND = (
+    "(probe: a call ECR answered without changing anything; sim: IAM's policy simulator; "
+    "eval: ecrpy's evaluation of the policies it could read -- allow | deny | ? inconclusive | "
+    "n/a unavailable | - not run; ! explicit deny)"
+)
 
 
 def render(result: CheckResult) -> str:
@@ -72,6 +78,7 @@ def _table(result: CheckResult) -> list[str]:
     width0 = max(len(r[0]) for r in rows)
     width1 = max(len(r[1]) for r in rows)
     lines = [f"{r[0]:<{width0}}  {r[1]:<{width1}}  {r[2]}" for r in rows]
+    lines.append(LEGEND)
     assumptions = sorted({x for a in result.actions for x in a.assumptions})
     if assumptions:
         lines.append("* allowed assuming " + " and ".join(assumptions))

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from credhelper.preflight.render import LEGEND
 from tests.e2e.test_transfer import World as TransferWorld
 from tests.support import (
     MOTO_ACCOUNT,
@@ -448,6 +449,9 @@ def test_read_only_user_may_pull_but_is_denied_push_at_initiate_layer_upload(
     assert "ecr:InitiateLayerUpload: denied: probe: InitiateLayerUpload: AccessDenied" in text
     assert "verdict: DENIED" in text and '"ecr:PutImage"' in text
     assert "moto" not in (text + human.stderr.decode()).lower()
+    # the evidence columns are explained right under the table
+    table = text.split("\n\n")[1].splitlines()
+    assert table[0].split() == ["ACTION", "VERDICT", "EVIDENCE"] and table[-1] == LEGEND
 
 
 def test_least_privilege_pusher_is_allowed_by_probes_alone(
