@@ -137,6 +137,11 @@ class Chain:
     def imds(self, name: str = "", use_env: bool = True) -> Source:
         markers = [self.env.get(name) for name in _IMDS_VARS]
         material: list[object] = ["imds", *markers]
+        if (self.env.get("AWS_EC2_METADATA_DISABLED") or "").lower() == "true":
+            # botocore's IMDS fetcher then answers nothing: the chain ends without credentials
+            text = "no credentials: nothing earlier in the chain, and IMDS is off " \
+                "(AWS_EC2_METADATA_DISABLED=true)"
+            return Source("iam-role", "instance metadata (disabled)", text, material)
         return Source("iam-role", "instance metadata", "EC2 instance metadata (IMDS)", material)
 
     def ec2_credential_file(self, name: str = "", use_env: bool = True) -> Source | None:

@@ -495,6 +495,11 @@ def test_container_and_imds(aws_files: Aws) -> None:
     rel2 = aws_files.fp(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI="/v2/credentials/2")
     full = aws_files.fp(AWS_CONTAINER_CREDENTIALS_FULL_URI="http://169.254.170.23/v1/credentials")
     assert len({imds, disabled, rel, rel2, full}) == 5
+    # doctor/whoami never name IMDS as the source when it is switched off
+    assert "IMDS is off" in describe(env={**aws_files.env, "AWS_EC2_METADATA_DISABLED": "true"})[
+        "chain"
+    ]
+    assert describe(env=aws_files.env)["chain"].endswith("EC2 instance metadata (IMDS)")
     # EKS Pod Identity: the token file's *content* rotates, its path is the identity marker.
     pod = {
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
