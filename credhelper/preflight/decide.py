@@ -181,7 +181,7 @@ def decide(
             partition=reg.partition,
         )
         if prefix is not None and req.operation == "pull":
-            _registry_policy_fix(fix, verdicts, reg.account_id, ident.account)
+            _registry_policy_fix(fix, verdicts, reg.account_id, ident.account, facts.exists)
     return CheckResult(
         ref,
         reg,
@@ -332,18 +332,26 @@ def _registry_policy_note(state: str, registry_account: str | None) -> str | Non
 
 
 def _registry_policy_fix(
-    fix: Any, verdicts: list[ActionVerdict], registry: str | None, caller: str | None
+    fix: Any,
+    verdicts: list[ActionVerdict],
+    registry: str | None,
+    caller: str | None,
+    repository_exists: bool | None,
 ) -> None:
     """Cross-account, the cache's CreateRepository is granted by the registry owner's registry
-    policy, never by a repository policy (there is no repository yet; module doc)."""
+    policy, never by a repository policy; before the first pull there is no repository whose
+    policy could grant BatchImportUpstreamImage either (module doc)."""
     denied = [
         v.action for v in verdicts if v.verdict == "denied" and v.action in REGISTRY_POLICY_ACTIONS
     ]
     if not denied or registry in (None, caller):
         return
+    only_registry = {"ecr:CreateRepository"}
+    if repository_exists is not True:
+        only_registry.add("ecr:BatchImportUpstreamImage")
     stmt = fix.repository_statement
-    if stmt is not None and "ecr:CreateRepository" in stmt.get("Action", []):
-        stmt["Action"] = [a for a in stmt["Action"] if a != "ecr:CreateRepository"]
+    if stmt is not None:
+        stmt["Action"] = [a for a in stmt.get("Action", []) if a not in only_registry]
         if not stmt["Action"]:
             fix.repository_statement = None
     fix.notes.append(

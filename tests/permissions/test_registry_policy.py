@@ -238,3 +238,65 @@ def test_an_unread_registry_policy_counts_only_where_it_applies() -> None:
     # any other action: the gap is not about it
     assert evaluation_evidence(denied, [REGISTRY_GAP]).result == "denied"
     assert evaluation_evidence(allowed, [REGISTRY_GAP]).result == "allowed"
+
+
+# -- through decide: the simulator's blind spot and the cross-account fix ----------------------
+
+
+def _decide(caller_account: str, registry_state: str, sim_decision: str) -> Any:
+    from credhelper.permissions.actions import parse_image
+    from credhelper.permissions.findings import FoundPolicy, Identity
+    from credhelper.permissions.gather import Gathered
+    from credhelper.permissions.probe import ProbeResult
+    from credhelper.permissions.simulate import SimResult, Simulation
+    from credhelper.preflight.decide import CheckRequest, decide
+    from credhelper.registry import parse
+
+    host = f"{OWNER}.dkr.ecr.us-east-1.amazonaws.com"
+    ref = parse_image(f"{host}/hub/library/alpine:3")
+    req = CheckRequest(ref, parse(host), "pull", "auto", False, ref.repository)
+    out = Gathered()
+    out.identity = Identity(
+        caller(caller_account), caller_account, "user", "ci", caller(caller_account)
+    )
+    out.repository.exists = False
+    out.repository.policy_state = "none"
+    out.repository.pull_through_prefixes = ["hub"]
+    out.registry_policy_state = registry_state  # type: ignore[assignment]
+    # the identity allows the pull and the import, not CreateRepository
+    pulls = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    out.identity_policies.append(
+        FoundPolicy("id", "identity", identity(*pulls, "ecr:BatchCheckLayerAvailability", IMPORT))
+    )
+    if registry_state == "unreadable":
+        out.gaps.append(REGISTRY_GAP)
+    probes = {
+        a: ProbeResult(a, "allowed", "authorized", a, repository_missing=a != pulls[0])
+        for a in [*pulls, "ecr:BatchCheckLayerAvailability"]
+    }
+    sim = Simulation(True, results={(CREATE, ARN): SimResult(CREATE, ARN, sim_decision)})
+    return decide(req, probes, sim, out.identity, out)
+
+
+def test_the_simulator_cannot_conclude_an_implicit_deny_the_registry_policy_may_lift() -> None:
+    result = _decide(OWNER, "unreadable", "implicitDeny")
+    create = next(a for a in result.actions if a.action == CREATE)
+    assert create.evidence["simulation"].result == "inconclusive"
+    assert "registry policy (not simulated)" in create.evidence["simulation"].detail
+    assert (create.verdict, result.verdict) == ("undetermined", "undetermined")
+    # no registry policy: the simulator's implicit deny stands
+    result = _decide(OWNER, "none", "implicitDeny")
+    create = next(a for a in result.actions if a.action == CREATE)
+    assert (create.verdict, create.decided_by, result.verdict) == ("denied", "simulation", "denied")
+
+
+def test_cross_account_fix_points_at_the_registry_policy() -> None:
+    result = _decide(OTHER, "none", "implicitDeny")
+    assert result.verdict == "denied"
+    assert result.fix is not None
+    # cross account, no resource-based policy of the owner grants either
+    assert [a.action for a in result.actions if a.verdict == "denied"] == [IMPORT, CREATE]
+    # and no repository policy can: there is no repository before the first pull
+    assert result.fix.repository_statement is None
+    assert CREATE in result.fix.identity_statement["Statement"][0]["Action"]
+    assert any("registry policy (aws ecr put-registry-policy)" in n for n in result.fix.notes)
