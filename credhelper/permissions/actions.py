@@ -7,8 +7,12 @@ layer-upload actions, ``PutImage`` and ``BatchGetImage`` (docker reads the manif
 Extras apply when:
 
 * the push creates the repository (``--create-repo``): ``ecr:CreateRepository``;
-* the repository lives under a pull-through cache prefix: ``ecr:BatchImportUpstreamImage``
-  (and ``ecr:CreateRepository`` while the cached repository does not exist yet);
+* the repository lives under a pull-through cache prefix and the pull makes ECR import the
+  image from the upstream: ``ecr:BatchImportUpstreamImage`` ("retrieve the external image and
+  import it"), and ``ecr:CreateRepository`` while the cached repository does not exist yet
+  ("required if the repository storing the cached images doesn't already exist"; ECR User
+  Guide, "IAM permissions required to sync an upstream registry"). A tag the cache already
+  holds is served from the repository: no import, only the pull actions;
 * the registry is ECR Public: a pull is anonymous (nothing required), a push needs the
   ``ecr-public`` equivalents plus ``sts:GetServiceBearerToken``.
 
@@ -177,15 +181,22 @@ def repository_arn(registry: Registry, repository: str, account: str | None = No
 def pull_through_prefix(repository: str, prefixes: Sequence[str]) -> str | None:
     """The pull-through cache prefix ``repository`` lives under, if any (longest wins).
 
-    A rule with prefix ``docker-hub`` caches ``docker-hub/library/nginx``: the repository
-    name starts with the prefix followed by ``/``.
+    A rule with prefix ``docker-hub`` caches ``docker-hub/library/nginx``: "there is always an
+    assumed / applied to the end of the prefix" (ECR API reference, CreatePullThroughCacheRule
+    ``ecrRepositoryPrefix``). A rule with prefix ``ROOT`` (ECR to ECR) applies to every
+    repository no other rule covers (ECR User Guide, "Customizing repository prefixes for ECR
+    to ECR pull through cache").
     """
     best: str | None = None
+    root = False
     for prefix in prefixes:
+        if prefix == "ROOT":
+            root = True
+            continue
         p = prefix.strip("/")
         if p and repository.startswith(p + "/") and (best is None or len(p) > len(best)):
             best = p
-    return best
+    return best if best is not None or not root else "ROOT"
 
 
 def required_actions(
@@ -197,12 +208,15 @@ def required_actions(
     repository_exists: bool | None = True,
     pull_through: str | None = None,
     account: str | None = None,
+    image_cached: bool | None = None,
 ) -> list[RequiredAction]:
     """Every action ``operation`` on ``registry``/``repository`` needs, token first.
 
     ``create_repo``: a push may create the repository (adds CreateRepository when it does not
     exist or its existence is unknown). ``pull_through``: the matching pull-through cache
-    prefix (see ``pull_through_prefix``). ``account``: the owner for ARNs of registries
+    prefix (see ``pull_through_prefix``). ``image_cached``: whether the pulled tag or digest
+    is already in the cache repository (None: unknown); only when it is, and the repository
+    exists, does the pull need no import. ``account``: the owner for ARNs of registries
     without an account in the host (ECR Public).
     """
     if operation not in OPERATIONS:
@@ -235,11 +249,13 @@ def required_actions(
     if operation == "push" and create_repo and repository_exists is not True:
         out.append(RequiredAction(CREATE_REPOSITORY, arn, "create the missing repository"))
     if operation == "pull" and pull_through:
+        if repository_exists is True and image_cached is True:
+            return out  # served from the cache repository: nothing is imported
         out.append(
             RequiredAction(
                 BATCH_IMPORT_UPSTREAM,
                 arn,
-                f"import from the upstream of cache prefix {pull_through!r}",
+                f"import the image from the upstream of cache prefix {pull_through!r}",
             )
         )
         if repository_exists is not True:

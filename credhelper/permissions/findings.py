@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Affects = Literal["identity", "boundary", "resource", "session", "scp", "repository", "info"]
+# ``registry``: the private registry policy, which only the pull-through cache's
+# BatchImportUpstreamImage and CreateRepository verdicts take into account.
+Affects = Literal[
+    "identity", "boundary", "resource", "session", "scp", "repository", "registry", "info"
+]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,12 @@ Two sides, composed by :class:`Gatherer` into one :class:`Gathered`:
 * the repository, here: ``DescribeRepositories`` (exists? ``imageTagMutability``),
   ``GetRepositoryPolicy`` (``RepositoryPolicyNotFoundException`` means none),
   ``ListTagsForResource``, ``BatchGetImage``/``DescribeImages`` for the tag (immutable
-  repositories), and ``DescribePullThroughCacheRules`` (prefixes).
+  repositories), ``DescribePullThroughCacheRules`` (prefixes, every page) and, for a pull
+  under one of them, ``GetRegistryPolicy``: the private registry policy, which may grant the
+  cache's ``ecr:BatchImportUpstreamImage`` and ``ecr:CreateRepository`` (ECR User Guide,
+  "IAM permissions required to sync an upstream registry"). GetRegistryPolicy takes no
+  registry id: it reads the caller's own registry, so another account's registry policy is a
+  gap without a call.
 
 Whatever cannot be read is recorded as a :class:`Gap` naming the call and what it would have
 told, never guessed. Every call is read-only.
@@ -24,7 +29,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..ecr_repository import RepositoryFacts
 from .call_errors import describe_error, error_code
@@ -66,6 +71,10 @@ class Gathered:
     identity_policies: list[FoundPolicy] = field(default_factory=list)
     boundary: FoundPolicy | None = None
     gaps: list[Gap] = field(default_factory=list)
+    # GetRegistryPolicy (read only for a pull under a pull-through cache prefix): present,
+    # none, unreadable; unknown when not read.
+    registry_policy_state: Literal["present", "none", "unreadable", "unknown"] = "unknown"
+    registry_policy_text: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def gap(self, call: str, subject: str, affects: Affects, reason: str) -> None:
@@ -81,14 +90,21 @@ class Gathered:
 
     @property
     def resource_policy(self) -> dict[str, Any] | None:
-        text = self.repository.policy_text
-        if not text:
-            return None
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return None
-        return doc if isinstance(doc, dict) else None
+        return _policy_document(self.repository.policy_text)
+
+    @property
+    def registry_policy(self) -> dict[str, Any] | None:
+        return _policy_document(self.registry_policy_text)
+
+
+def _policy_document(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 class Gatherer:
@@ -111,6 +127,7 @@ class Gatherer:
         use_iam: bool | None = None,
         ecr_no_retry: Any | None = None,
         kms: Any | None = None,
+        pulling: bool = False,
     ) -> None:
         self.sts: Any = sts
         self.iam: Any = iam
@@ -127,6 +144,8 @@ class Gatherer:
         self.tag, self.digest = reference
         self.read_policies = read_policies
         self.check_tag = check_tag
+        # A pull under a pull-through cache prefix reads the registry policy (module doc).
+        self.pulling = pulling
         self.out = result or Gathered()
 
     # -- ECR: registry-side facts --------------------------------------------------------------
@@ -329,10 +348,19 @@ class Gatherer:
             str(t.get("Key")): str(t.get("Value")) for t in resp.get("tags", [])
         }
 
-    def _pull_through_rules(self) -> None:
+    def _pull_through_rules(self) -> list[Task] | None:
+        """Every rule's prefix (all pages: a registry may have more rules than one page holds);
+        then, for a pull under one of them, the registry policy."""
+        from .actions import pull_through_prefix
+
         kw = {"registryId": self.registry_id} if self.registry_id else {}
         try:
-            rules = self.ecr_no_retry.describe_pull_through_cache_rules(**kw)
+            pages = self.ecr_no_retry.get_paginator("describe_pull_through_cache_rules")
+            prefixes = [
+                str(r.get("ecrRepositoryPrefix"))
+                for page in pages.paginate(**kw)
+                for r in page.get("pullThroughCacheRules", [])
+            ]
         except Exception as exc:
             self.out.gap(
                 "ecr:DescribePullThroughCacheRules",
@@ -340,10 +368,43 @@ class Gatherer:
                 "info",
                 describe_error(exc),
             )
+            return None
+        self.out.repository.pull_through_prefixes = prefixes
+        if self.pulling and pull_through_prefix(self.repository, prefixes) is not None:
+            return [Job("ecr:GetRegistryPolicy", self._registry_policy, needs=(IDENTITY_KNOWN,))]
+        return None
+
+    def _registry_policy(self) -> None:
+        """GetRegistryPolicy, which reads the caller's own registry only."""
+        out = self.out
+        account = out.identity.account
+        if self.registry_id and account != self.registry_id:
+            out.registry_policy_state = "unreadable"
+            out.gap(
+                "ecr:GetRegistryPolicy",
+                f"the registry policy of {self.registry_id} (it may grant the pull-through "
+                "cache's BatchImportUpstreamImage and CreateRepository)",
+                "registry",
+                f"readable only from account {self.registry_id}",
+            )
             return
-        self.out.repository.pull_through_prefixes = [
-            str(r.get("ecrRepositoryPrefix")) for r in rules.get("pullThroughCacheRules", [])
-        ]
+        try:
+            resp = self.ecr_no_retry.get_registry_policy()
+        except Exception as exc:
+            if error_code(exc) == "RegistryPolicyNotFoundException":
+                out.registry_policy_state = "none"
+                return
+            out.registry_policy_state = "unreadable"
+            out.gap(
+                "ecr:GetRegistryPolicy",
+                "the registry policy (it may grant the pull-through cache's "
+                "BatchImportUpstreamImage and CreateRepository)",
+                "registry",
+                describe_error(exc),
+            )
+            return
+        out.registry_policy_text = str(resp.get("policyText") or "")
+        out.registry_policy_state = "present" if out.registry_policy_text else "none"
 
     # -- identity ------------------------------------------------------------------------------
 

@@ -56,8 +56,8 @@ SOURCES = ("probe", "simulation", "evaluation")
 
 ASSUME_SCP = "no service control policy (SCP) restricts it"
 ASSUME_SESSION = "no session policy restricts it"
-_MAY_GRANT = ("identity", "resource")
-_MAY_RESTRICT = ("identity", "resource", "boundary")
+_MAY_GRANT = ("identity", "resource", "registry")
+_MAY_RESTRICT = ("identity", "resource", "registry", "boundary")
 
 
 @dataclass(frozen=True)
@@ -162,12 +162,22 @@ def simulation_evidence(
 
 
 def evaluation_evidence(
-    decision: Decision | None, gaps: Sequence[Gap], unavailable: str | None = None
+    decision: Decision | None,
+    gaps: Sequence[Gap],
+    unavailable: str | None = None,
+    *,
+    registry_policy_applies: bool = False,
 ) -> Evidence:
-    """Evidence from the local evaluator, after the gap rule (module doc)."""
+    """Evidence from the local evaluator, after the gap rule (module doc).
+    ``registry_policy_applies``: the action is one the registry policy may grant (a
+    pull-through cache's BatchImportUpstreamImage and CreateRepository), so an unread
+    registry policy counts like an unread repository policy; for every other action a
+    ``registry`` gap is ignored."""
     if decision is None:
         return Evidence("unavailable", unavailable or "local evaluation not possible")
     affects = {g.affects for g in gaps}
+    if not registry_policy_applies:
+        affects.discard("registry")
     cited = "; ".join(
         f"{r.policy}"
         + (f" statement {r.statement}" if r.statement is not None else "")
@@ -211,6 +221,7 @@ def _words(affects: Sequence[str]) -> list[str]:
     names = {
         "identity": "identity policies",
         "resource": "repository policy",
+        "registry": "registry policy",
         "boundary": "permissions boundary",
     }
     return [names.get(a, a) for a in affects]

@@ -10,7 +10,23 @@ Repository-level outcomes are not permissions and override the actions' verdict:
   known quantity.
 * ``refused`` (exit 3, as ``ecrpy push/pull`` refuse): a push of an existing tag to an
   IMMUTABLE repository; a pull of a tag or digest that does not exist (with the nearest tags,
-  as ``ecrpy pull`` gives them)."""
+  as ``ecrpy pull`` gives them) — unless a pull-through cache rule covers the repository: ECR
+  then imports the missing tag from the upstream (``ecr:BatchImportUpstreamImage``).
+
+A pull under a pull-through cache prefix (ECR User Guide, "IAM permissions required to sync an
+upstream registry with an Amazon ECR private registry"): ``ecr:BatchImportUpstreamImage`` "can
+be granted by using the private registry permissions policy, an identity-based IAM policy, or
+by using the resource-based repository permissions policy"; ``ecr:CreateRepository`` "by either
+an identity-based IAM policy or the private registry permissions policy", and "if an IAM
+entity has more permissions granted by an IAM policy than the registry permissions policy is
+granting, the IAM policy takes precedence". So for those two actions the registry policy is one
+more resource-based policy: the local evaluation runs once with the repository policy and once
+with the registry policy, and an explicit deny in either denies, an allow in either allows
+(:func:`either_resource_policy`; AWS's evaluation logic grants when any resource-based
+statement does, and cross-account still needs the identity side in both runs). An unreadable
+registry policy (another account's, or GetRegistryPolicy denied) leaves an implicit deny of
+those two actions inconclusive, and the simulator, which cannot be given the registry policy,
+cannot conclude an implicit deny of them while a registry policy exists or is unknown."""
 
 from __future__ import annotations
 
@@ -23,6 +39,7 @@ from .result import CheckResult, Verdict
 if TYPE_CHECKING:
     from ..ecr_repository import RepositoryFacts
     from ..permissions.actions import ImageRef, RequiredAction
+    from ..permissions.evaluate import Decision
     from ..permissions.gather import Gathered, Identity
     from ..permissions.probe import ProbeResult
     from ..permissions.simulate import Simulation
@@ -112,7 +129,9 @@ def decide(
     facts = out.repository
     notes: list[str] = []
     _existence_from_probes(facts, probes, notes)
+    _no_policy_without_repository(out)
     prefix = am.pull_through_prefix(ref.repository, facts.pull_through_prefixes or [])
+    get_image = probes.get("ecr:BatchGetImage")
     required = am.required_actions(
         req.operation,
         reg,
@@ -121,8 +140,16 @@ def decide(
         repository_exists=facts.exists,
         pull_through=prefix,
         account=ident.account,
+        image_cached=get_image.image_found if get_image is not None else None,
     )
-    repo = _repository_outcome(req, ident, facts, prefix, probes, templates, required)
+    registry_note = (
+        _registry_policy_note(out.registry_policy_state, reg.account_id or ident.account)
+        if any(r.action == am.BATCH_IMPORT_UPSTREAM for r in required)
+        else None
+    )
+    repo = _repository_outcome(
+        req, ident, facts, prefix, probes, templates, required, registry_note
+    )
     verdicts = _action_verdicts(req, required, probes, sim, ident, out)
     verdict: Verdict = vm.overall(verdicts)
     if repo.verdict == "repository_missing" and req.operation == "push":
@@ -153,6 +180,8 @@ def decide(
             principal_arn=ident.principal_arn,
             partition=reg.partition,
         )
+        if prefix is not None and req.operation == "pull":
+            _registry_policy_fix(fix, verdicts, reg.account_id, ident.account, facts.exists)
     return CheckResult(
         ref,
         reg,
@@ -180,9 +209,11 @@ def _repository_outcome(
     probes: dict[str, ProbeResult],
     templates: list[dict[str, Any]] | None,
     required: list[RequiredAction],
+    registry_note: str | None = None,
 ) -> _RepositoryOutcome:
-    """Missing repository, create-on-push, first pull-through pull, taken or missing tag.
-    Appends to ``required`` the actions a repository creation needs."""
+    """Missing repository, create-on-push, pull-through pull, taken or missing tag.
+    Appends to ``required`` the actions a repository creation needs; ``registry_note``: what
+    the registry policy read showed (a pull under a cache prefix)."""
     from ..permissions import actions as am
 
     ref, reg = req.ref, req.registry
@@ -222,13 +253,12 @@ def _repository_outcome(
             "check the repository name and the registry; a pull-through cache rule whose "
             "prefix covers it would create it on the first pull"
         )
-    elif missing and req.operation == "pull":
-        res.notes.append(
-            f"first pull through cache prefix {prefix!r}: ECR imports the image "
-            "(ecr:BatchImportUpstreamImage) and creates the repository (ecr:CreateRepository); "
-            "a cross-account pull also needs the registry's private registry policy to allow "
-            "both (not readable here: not checked)"
-        )
+        if facts.pull_through_prefixes is None:
+            res.suggestion += " (the pull-through cache rules could not be read)"
+    elif req.operation == "pull" and prefix is not None:
+        res.notes.append(_pull_through_note(ref, prefix, missing, probes))
+        if registry_note:
+            res.notes.append(registry_note)
     if req.operation == "push":
         res.tag_block = facts.push_blocked_by_tag(ref.tag if ref.digest is None else None)
     if res.tag_block == "yes":
@@ -244,12 +274,107 @@ def _repository_outcome(
         res.verdict = res.verdict or "denied"
         res.problems.append(key_problem)
     get_image = probes.get("ecr:BatchGetImage")
-    if req.operation == "pull" and not missing and get_image is not None:
+    if req.operation == "pull" and not missing and get_image is not None and prefix is None:
         if get_image.image_found is False:
             res.verdict = res.verdict or "refused"
             what = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag}"
             res.problems.append(f"{what} not found in repository {ref.repository}")
     return res
+
+
+def _pull_through_note(
+    ref: ImageRef, prefix: str, missing: bool, probes: dict[str, ProbeResult]
+) -> str:
+    """What a pull under cache prefix ``prefix`` makes ECR do, and so which extra actions are
+    listed (see ``actions.required_actions``)."""
+    what = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag}"
+    if missing:
+        return (
+            f"first pull through cache prefix {prefix!r}: the repository does not exist yet, so "
+            "ECR imports the image from the upstream (ecr:BatchImportUpstreamImage) and creates "
+            "the repository (ecr:CreateRepository); whether the upstream has "
+            f"{what} is not checked"
+        )
+    get_image = probes.get("ecr:BatchGetImage")
+    found = get_image.image_found if get_image is not None else None
+    if found is True:
+        return (
+            f"{what} is already cached under prefix {prefix!r}: it is served from the "
+            "repository, so no import (ecr:BatchImportUpstreamImage) is needed; ECR's own "
+            "refresh from the upstream (at least once every 24 hours) is not checked"
+        )
+    if found is False:
+        return (
+            f"{what} is not cached yet under prefix {prefix!r}: ECR imports it from the "
+            "upstream (ecr:BatchImportUpstreamImage); whether the upstream has it is not checked"
+        )
+    return (
+        f"whether {what} is already cached under prefix {prefix!r} is not known: "
+        "ecr:BatchImportUpstreamImage is checked in case ECR has to import it"
+    )
+
+
+def _registry_policy_note(state: str, registry_account: str | None) -> str | None:
+    """The registry policy's part in a pull-through pull (module doc)."""
+    if state == "present":
+        return (
+            "the registry policy was read and evaluated with the repository policy for "
+            "ecr:BatchImportUpstreamImage and ecr:CreateRepository"
+        )
+    if state == "none":
+        return "the registry has no registry policy: only IAM and repository policies grant"
+    if state == "unreadable":
+        return (
+            f"the registry policy of {registry_account or 'the registry'} could not be read: "
+            "it may grant ecr:BatchImportUpstreamImage and ecr:CreateRepository (see gaps)"
+        )
+    return None
+
+
+def _registry_policy_fix(
+    fix: Any,
+    verdicts: list[ActionVerdict],
+    registry: str | None,
+    caller: str | None,
+    repository_exists: bool | None,
+) -> None:
+    """Cross-account, the cache's CreateRepository is granted by the registry owner's registry
+    policy, never by a repository policy; before the first pull there is no repository whose
+    policy could grant BatchImportUpstreamImage either (module doc)."""
+    denied = [
+        v.action for v in verdicts if v.verdict == "denied" and v.action in REGISTRY_POLICY_ACTIONS
+    ]
+    if not denied or registry in (None, caller):
+        return
+    only_registry = {"ecr:CreateRepository"}
+    if repository_exists is not True:
+        only_registry.add("ecr:BatchImportUpstreamImage")
+    stmt = fix.repository_statement
+    if stmt is not None:
+        stmt["Action"] = [a for a in stmt.get("Action", []) if a not in only_registry]
+        if not stmt["Action"]:
+            fix.repository_statement = None
+    fix.notes.append(
+        f"the registry owner ({registry}) grants {' and '.join(denied)} for the pull-through "
+        "cache in the registry policy (aws ecr put-registry-policy), with a statement naming "
+        "you as Principal and the cache repositories as Resource"
+    )
+
+
+REGISTRY_POLICY_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
+
+
+def either_resource_policy(with_repository: Decision, with_registry: Decision) -> Decision:
+    """One decision from two evaluations that differ only in the resource-based policy (the
+    repository policy, the registry policy): an explicit deny in either denies; else an allow
+    in either allows; else the implicit deny (module doc)."""
+    for decision in (with_repository, with_registry):
+        if decision.decision == "explicitly_denied":
+            return decision
+    for decision in (with_repository, with_registry):
+        if decision.allowed:
+            return decision
+    return with_repository
 
 
 def _action_verdicts(
@@ -278,6 +403,18 @@ def _action_verdicts(
             ident.kind,
             out.repository.policy_state == "present",
         )
+        if (
+            req.operation == "pull"
+            and r.action in REGISTRY_POLICY_ACTIONS
+            and out.registry_policy_state in ("present", "unreadable")
+            and sim_ev.result == "denied"
+            and not sim_ev.explicit
+        ):
+            # The simulator cannot be given the registry policy, which may grant these.
+            sim_ev = vm.Evidence(
+                "inconclusive",
+                f"{sim_ev.detail}; the registry policy (not simulated) may grant it",
+            )
         eval_ev = evaluator(r) if req.evaluating else vm.not_run("local evaluation not selected")
         verdicts.append(vm.combine(r.action, r.resource, probe_ev, sim_ev, eval_ev))
     return verdicts
@@ -299,6 +436,17 @@ def create_on_push_template(repository: str, templates: list[dict[str, Any]]) ->
             if best in (None, "ROOT") or len(prefix) > len(best or ""):
                 best = prefix
     return best
+
+
+def _no_policy_without_repository(out: Gathered) -> None:
+    """A repository that does not exist has no repository policy: GetRepositoryPolicy being
+    denied then hides nothing (the usual puller may not read policies), so its gap goes."""
+    facts = out.repository
+    if facts.exists is not False or facts.policy_state != "unreadable":
+        return
+    facts.policy_state = "none"
+    with out.lock:
+        out.gaps[:] = [g for g in out.gaps if g.call != "ecr:GetRepositoryPolicy"]
 
 
 def _existence_from_probes(
@@ -379,6 +527,7 @@ def evaluator_for(req: CheckRequest, out: Gathered, ident: Identity) -> Evaluato
         resource_policy=resource,
         permissions_boundary=boundary,
     )
+    with_registry = _with_registry_policy(req, out, policy_set)
     context: dict[str, Any] = {"aws:RequestedRegion": reg.region}
     for key, value in (out.repository.tags or {}).items():
         context[f"aws:ResourceTag/{key}"] = value
@@ -386,10 +535,36 @@ def evaluator_for(req: CheckRequest, out: Gathered, ident: Identity) -> Evaluato
 
     def run(r: RequiredAction) -> Evidence:
         ctx = context if r.resource != "*" else {"aws:RequestedRegion": reg.region}
+        registry = req.operation == "pull" and r.action in REGISTRY_POLICY_ACTIONS
         try:
-            decision = evaluate(Request(caller_arn, r.action, r.resource, ctx), policy_set)
+            request = Request(caller_arn, r.action, r.resource, ctx)
+            decision = evaluate(request, policy_set)
+            if registry and with_registry is not None:
+                decision = either_resource_policy(decision, evaluate(request, with_registry))
         except PolicyDocumentError as exc:
             return vm.Evidence("unavailable", f"evaluation failed: {exc.message}")
-        return vm.evaluation_evidence(decision, gaps)
+        return vm.evaluation_evidence(decision, gaps, registry_policy_applies=registry)
 
     return run
+
+
+def _with_registry_policy(req: CheckRequest, out: Gathered, policy_set: Any) -> Any:
+    """``policy_set`` with the registry policy as its resource-based policy, for a pull whose
+    registry policy was read (None otherwise; an unparsable one is a ``registry`` gap)."""
+    from dataclasses import replace
+
+    from ..errors import PolicyDocumentError
+    from ..permissions.policy import parse_policy
+
+    doc = out.registry_policy
+    if req.operation != "pull" or out.registry_policy_state != "present":
+        return None
+    if doc is None:
+        out.gap("(parse)", "registry policy", "registry", "not JSON")
+        return None
+    try:
+        policy = parse_policy(doc, "registry_policy", kind="resource", name="registry policy")
+    except PolicyDocumentError as exc:
+        out.gap("(parse)", "registry policy", "registry", f"not understood: {exc.message}")
+        return None
+    return replace(policy_set, resource_policy=policy)

@@ -230,6 +230,7 @@ class _Check:
             reference=(ref.tag if not ref.digest else None, ref.digest),
             read_policies=req.evaluating,
             check_tag=req.operation == "push",
+            pulling=req.operation == "pull",
         )
 
     def _simulate(self) -> None:

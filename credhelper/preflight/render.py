@@ -40,6 +40,11 @@ def render(result: CheckResult) -> str:
     lines.append(f"repository: {result.image.repository} ({repo})")
     if facts.encryption_type is not None:
         lines.append(f"encryption: {_encryption(facts)}")
+    if result.pull_through_prefix is not None:
+        cache = f"pull-through prefix {result.pull_through_prefix}"
+        if result.gathered.registry_policy_state != "unknown":
+            cache += f", registry policy {result.gathered.registry_policy_state}"
+        lines.append(f"cache:      {cache}")
     if facts.lifecycle_policy != "unknown":
         lines.append(f"lifecycle:  policy {facts.lifecycle_policy}")
     lines.append("")

@@ -78,6 +78,8 @@ class CheckResult:
                 "region": reg.region,
                 "partition": reg.partition,
                 "public": reg.public,
+                # GetRegistryPolicy, read for a pull under a pull-through cache prefix only
+                "policy": self.gathered.registry_policy_state,
             },
             "repository": {
                 "name": self.image.repository,

@@ -306,7 +306,8 @@ def validate(d: dict[str, Any]) -> None:
     }
     assert d["schema"] == "ecrpy.check/1"
     assert isinstance(d["image"], str)
-    assert set(d["registry"]) == {"host", "account_id", "region", "partition", "public"}
+    assert set(d["registry"]) == {"host", "account_id", "region", "partition", "public", "policy"}
+    assert d["registry"]["policy"] in ("present", "none", "unreadable", "unknown")
     assert set(d["repository"]) == {
         "name",
         "arn",
@@ -376,6 +377,7 @@ def validate(d: dict[str, Any]) -> None:
             "session",
             "scp",
             "repository",
+            "registry",
             "info",
         )
     if d["verdict"] == "denied":

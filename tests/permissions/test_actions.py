@@ -164,3 +164,47 @@ def test_parse_image_errors(text: str, needle: str) -> None:
         parse_image(text)
     assert needle in err.value.one_line()
     assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("exists", "cached", "extra"),
+    [
+        # ECR User Guide, pull-through-cache-iam: CreateRepository "is required if the
+        # repository storing the cached images doesn't already exist"
+        (False, None, ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]),
+        (None, None, ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]),
+        # BatchImportUpstreamImage: "retrieve the external image and import it" — only when
+        # the cache does not hold the tag (or whether it does is unknown)
+        (True, False, ["ecr:BatchImportUpstreamImage"]),
+        (True, None, ["ecr:BatchImportUpstreamImage"]),
+        (True, True, []),
+    ],
+)
+def test_pull_through_extras_follow_what_the_cache_holds(
+    exists: bool | None, cached: bool | None, extra: list[str]
+) -> None:
+    acts = required_actions(
+        "pull",
+        REG,
+        "hub/library/alpine",
+        pull_through="hub",
+        repository_exists=exists,
+        image_cached=cached,
+    )
+    assert names(acts) == [
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+        *extra,
+    ]
+
+
+def test_a_root_rule_covers_every_repository_no_other_rule_does() -> None:
+    # ECR User Guide, pull-through-cache-private-wildcards: cache namespace ROOT maps
+    # my-app/image1 -> my-app/image1
+    assert pull_through_prefix("my-app/image1", ["ROOT"]) == "ROOT"
+    assert pull_through_prefix("app", ["ROOT"]) == "ROOT"
+    assert pull_through_prefix("team/app", ["ROOT", "team"]) == "team"
+    assert pull_through_prefix("team/app", ["team", "ROOT"]) == "team"
+    assert pull_through_prefix("ROOT/app", []) is None

@@ -37,6 +37,31 @@ KMS, as the ECR User Guide ("Encryption at rest") and the KMS API reference desc
 moto has no repository creation templates either: DescribeRepositoryCreationTemplates answers
 what a test set with ``set_creation_templates`` (after moto's authorization check).
 
+Pull-through cache rules (ECR API reference: CreatePullThroughCacheRule,
+DescribePullThroughCacheRules, DeletePullThroughCacheRule; botocore's ECR model for the shapes):
+moto 5.2.5 implements none of the three. Its IAM enforcement still runs first — moto authorizes
+``ecr:<Operation>`` from the ``X-Amz-Target`` header for every ECR request, implemented or not,
+against the caller's identity policies (resource ``*``) — and only then fails the unknown
+operation (HTTP 500). So the front forwards each call, passes moto's AccessDenied through
+unchanged, and answers an authorized call from its own rule table, per account and region, in
+ECR's shapes and with ECR's errors: ``PullThroughCacheRuleAlreadyExistsException``,
+``PullThroughCacheRuleNotFoundException`` (Describe with an ``ecrRepositoryPrefixes`` filter
+naming a prefix that has no rule; Delete of an unknown prefix), ``InvalidParameterException``
+for a prefix outside ECR's pattern (2-30 characters, ``ROOT`` or lower-case components with an
+optional trailing ``/``) and ``maxResults`` outside 1-1000. Describe pages with ``maxResults``
+and an opaque ``nextToken``; rules are listed in creation order. The upstream is not contacted
+(there is none on loopback) and the credential and role ARNs are stored, not checked.
+
+Registry policy (ECR User Guide, "Private registry permissions": with the default V2 scope
+ECR accepts every ECR action in a registry policy; V1 enforced only ``ecr:ReplicateImage``,
+``ecr:BatchImportUpstreamImage`` and ``ecr:CreateRepository``): moto implements
+Get/Put/DeleteRegistryPolicy but refuses a policy naming any action other than CreateRepository
+and ReplicateImage, so a pull-through cache statement (``ecr:BatchImportUpstreamImage``) could
+not be stored. When moto authorized PutRegistryPolicy and refused the policy with its
+``InvalidParameterException``, the front stores the policy in moto's backend itself if it is
+JSON whose every action is an ``ecr:`` action, and answers ECR's ``{registryId, policyText}``;
+GetRegistryPolicy is then moto's own.
+
 The ECR-faithful answers are off until ``set_faithful(True)``: other suites seed moto's ECR with
 manifests whose blobs live in a separate docker registry (a shortcut with no ECR equivalent),
 which the faithful PutImage would refuse. Injected denials work either way.
@@ -44,14 +69,26 @@ which the faithful PutImage would refuse. Injected denials work either way.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
 KMS_TARGET = "TrentService."
 DEFAULT_ACCOUNT = "123456789012"
+PTC_OPERATIONS = (
+    "CreatePullThroughCacheRule",
+    "DescribePullThroughCacheRules",
+    "DeletePullThroughCacheRule",
+)
+# botocore ECR model, PullThroughCacheRuleRepositoryPrefix: min 2, max 30, this pattern.
+_PTC_PREFIX_RE = re.compile(
+    r"([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*/?|ROOT)"
+)
 
 # Short policy-type name -> the words AWS uses (IAM User Guide, access denied examples).
 POLICY_WORDS = {
@@ -80,6 +117,8 @@ class EcrFront:
         self._denials: dict[str, tuple[str, bool]] = {}
         self.refused_manifests = 0  # PutImage answers turned into LayersNotFoundException
         self._templates: list[dict[str, Any]] = []
+        # (account, region) -> prefix -> rule, in creation order (see the module doc).
+        self._rules: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
     def set_faithful(self, enabled: bool) -> None:
         with self._lock:
@@ -101,6 +140,7 @@ class EcrFront:
     def clear(self) -> None:
         with self._lock:
             self._templates = []
+            self._rules.clear()
             self._denials.clear()
             self._faithful = False
             self.refused_manifests = 0
@@ -127,7 +167,50 @@ class EcrFront:
             return self._create_repository(environ, start_response)
         if op == "DescribeRepositoryCreationTemplates":
             return self._templates_answer(environ, start_response)
+        if op in PTC_OPERATIONS:
+            return self._pull_through_rule(environ, start_response, op)
+        if op == "PutRegistryPolicy":
+            return self._put_registry_policy(environ, start_response)
         return self.app(environ, start_response)
+
+    # -- pull-through cache rules and the registry policy (module doc) -------------------------
+
+    def _pull_through_rule(
+        self, environ: Environ, start_response: StartResponse, op: str
+    ) -> Iterable[bytes]:
+        body = _json_body(environ)
+        status, headers, raw = _call_buffered(self.app, environ)
+        if not status.startswith("500"):
+            return _pass(start_response, status, headers, raw)  # AccessDenied, bad signature
+        account, region = _account(body), _region(environ)
+        with self._lock:
+            rules = self._rules.setdefault((account, region), {})
+            if op == "CreatePullThroughCacheRule":
+                answer = _create_rule(rules, body, account)
+            elif op == "DeletePullThroughCacheRule":
+                answer = _delete_rule(rules, body, account)
+            else:
+                answer = _describe_rules(rules, body, account)
+        if isinstance(answer, tuple):
+            return _error(start_response, *answer)
+        data = json.dumps(answer).encode()
+        start_response("200 OK", _headers(data))
+        return [data]
+
+    def _put_registry_policy(
+        self, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        body = _json_body(environ)
+        status, headers, raw = _call_buffered(self.app, environ)
+        refused = status.startswith("400") and b"InvalidParameterException" in raw
+        text = str(body.get("policyText") or "")
+        if not refused or not _only_ecr_actions(text):
+            return _pass(start_response, status, headers, raw)
+        account = _caller_account(environ)
+        _ecr_backend(account, _region(environ)).registry_policy = text
+        data = json.dumps({"registryId": account, "policyText": text}).encode()
+        start_response("200 OK", _headers(data))
+        return [data]
 
     def _kms_dry_run(
         self, environ: Environ, start_response: StartResponse, op: str
@@ -285,6 +368,114 @@ class EcrFront:
         return [data]
 
 
+def _rule_prefix(body: dict[str, Any]) -> tuple[str, str] | str:
+    """The request's ``ecrRepositoryPrefix`` or the InvalidParameterException message."""
+    prefix = str(body.get("ecrRepositoryPrefix") or "")
+    if not 2 <= len(prefix) <= 30 or not _PTC_PREFIX_RE.fullmatch(prefix):
+        return (
+            "InvalidParameterException",
+            f"Invalid parameter at 'ecrRepositoryPrefix' failed to satisfy constraint: "
+            f"'{prefix}' must be ROOT or 2-30 characters of lower-case repository name "
+            "components",
+        )
+    return prefix
+
+
+def _create_rule(
+    rules: dict[str, dict[str, Any]], body: dict[str, Any], account: str
+) -> dict[str, Any] | tuple[str, str]:
+    prefix = _rule_prefix(body)
+    if isinstance(prefix, tuple):
+        return prefix
+    if not body.get("upstreamRegistryUrl"):
+        return ("InvalidParameterException", "upstreamRegistryUrl is required")
+    if prefix in rules:
+        return (
+            "PullThroughCacheRuleAlreadyExistsException",
+            f"A pull through cache rule with prefix '{prefix}' already exists in the registry "
+            f"with id '{account}'",
+        )
+    rule: dict[str, Any] = {
+        "ecrRepositoryPrefix": prefix,
+        "upstreamRegistryUrl": str(body["upstreamRegistryUrl"]),
+        "createdAt": datetime.now(timezone.utc).timestamp(),
+        "registryId": account,
+    }
+    for key in ("upstreamRegistry", "credentialArn", "customRoleArn", "upstreamRepositoryPrefix"):
+        if body.get(key):
+            rule[key] = str(body[key])
+    rule["updatedAt"] = rule["createdAt"]
+    rules[prefix] = rule
+    return {k: v for k, v in rule.items() if k != "updatedAt"}
+
+
+def _delete_rule(
+    rules: dict[str, dict[str, Any]], body: dict[str, Any], account: str
+) -> dict[str, Any] | tuple[str, str]:
+    prefix = _rule_prefix(body)
+    if isinstance(prefix, tuple):
+        return prefix
+    rule = rules.pop(prefix, None)
+    if rule is None:
+        return _rule_not_found(prefix, account)
+    return {k: v for k, v in rule.items() if k not in ("updatedAt", "upstreamRegistry")}
+
+
+def _describe_rules(
+    rules: dict[str, dict[str, Any]], body: dict[str, Any], account: str
+) -> dict[str, Any] | tuple[str, str]:
+    wanted = body.get("ecrRepositoryPrefixes")
+    found = list(rules.values())
+    if wanted is not None:
+        if not isinstance(wanted, list) or not 1 <= len(wanted) <= 100:
+            return ("InvalidParameterException", "ecrRepositoryPrefixes must list 1-100 prefixes")
+        for prefix in wanted:
+            if str(prefix) not in rules:
+                return _rule_not_found(str(prefix), account)
+        found = [r for r in found if r["ecrRepositoryPrefix"] in set(map(str, wanted))]
+    limit = body.get("maxResults")
+    if limit is None:
+        limit = 100  # ECR's default page (the API reference: "up to 100 results")
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        return ("InvalidParameterException", "maxResults must be between 1 and 1000")
+    start = 0
+    if body.get("nextToken"):
+        try:
+            start = int(base64.b64decode(str(body["nextToken"])).decode())
+        except ValueError:
+            return ("InvalidParameterException", "Invalid parameter at 'nextToken'")
+    page = found[start : start + limit]
+    doc: dict[str, Any] = {"pullThroughCacheRules": page}
+    if start + limit < len(found):
+        doc["nextToken"] = base64.b64encode(str(start + limit).encode()).decode()
+    return doc
+
+
+def _rule_not_found(prefix: str, account: str) -> tuple[str, str]:
+    return (
+        "PullThroughCacheRuleNotFoundException",
+        f"The pull through cache rule with prefix '{prefix}' does not exist in the registry "
+        f"with id '{account}'",
+    )
+
+
+def _only_ecr_actions(text: str) -> bool:
+    """A registry policy whose statements name only ``ecr:`` actions (V2 scope accepts them)."""
+    try:
+        doc = json.loads(text)
+        statements = doc["Statement"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    if isinstance(statements, dict):
+        statements = [statements]
+    for stmt in statements:
+        actions = stmt.get("Action") if isinstance(stmt, dict) else None
+        actions = [actions] if isinstance(actions, str) else actions
+        if not actions or not all(isinstance(a, str) and a.startswith("ecr:") for a in actions):
+            return False
+    return True
+
+
 def _blob_digests(manifest: Any) -> list[str]:
     """The config and layer digests an image manifest references (an index references images,
     not blobs: none)."""
@@ -324,6 +515,13 @@ def _kms_backend(account: str, region: str) -> Any:
     from moto.kms.models import kms_backends
 
     return kms_backends[account][region]
+
+
+def _caller_account(environ: Environ) -> str:
+    """The account whose registry a call without ``registryId`` addresses: the signer's (moto
+    keeps every test key in its default account)."""
+    del environ
+    return DEFAULT_ACCOUNT
 
 
 def _caller_arn(environ: Environ, account: str) -> str:
