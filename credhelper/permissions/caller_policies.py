@@ -141,9 +141,9 @@ class CallerPolicies:
             )
         gap(
             "organizations:DescribePolicy",
-            "service control policies of the account's organization",
+            "service and resource control policies (SCPs, RCPs) of the account's organization",
             "scp",
-            "SCPs are not readable from a member account; not attempted",
+            "SCPs and RCPs are not readable from a member account; not attempted",
         )
 
     def _announce(self) -> list[Task]:

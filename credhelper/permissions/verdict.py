@@ -54,7 +54,8 @@ Result = Literal["allowed", "denied", "inconclusive", "unavailable", "not_run"]
 VerdictName = Literal["allowed", "denied", "undetermined"]
 SOURCES = ("probe", "simulation", "evaluation")
 
-ASSUME_SCP = "no service control policy (SCP) restricts it"
+# RCPs apply to ECR too (IAM User Guide, "Resource control policies"); neither is readable.
+ASSUME_SCP = "no service or resource control policy (SCP, RCP) restricts it"
 ASSUME_SESSION = "no session policy restricts it"
 _MAY_GRANT = ("identity", "resource", "registry")
 _MAY_RESTRICT = ("identity", "resource", "registry", "boundary")

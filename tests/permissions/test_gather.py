@@ -234,8 +234,8 @@ def test_unreadable_calls_become_gaps_naming_what_they_would_tell(aws: StubbedAw
         (
             "organizations:DescribePolicy",
             "scp",
-            "SCPs are not readable from a member account; not attempted",
-            "service control policies of the account's organization",
+            "SCPs and RCPs are not readable from a member account; not attempted",
+            "service and resource control policies (SCPs, RCPs) of the account's organization",
         ),
     }
 
