@@ -138,6 +138,8 @@ def botocore_session(
     profile: str | None = None,
     role_arn: str | None = None,
     region: str | None = None,
+    *,
+    trimmed_models: bool = False,
 ) -> CoreSession:
     """A botocore session for the identity ``fingerprint`` describes, credentials resolved.
 
@@ -148,6 +150,10 @@ def botocore_session(
     ``CredentialsError``. Credentials are resolved before returning so every credential problem
     surfaces here, as one ``EcrpyError`` with the fix (an expired SSO session names the
     ``aws sso login`` command).
+
+    ``trimmed_models``: load models through ``botocore_models`` (only GetAuthorizationToken
+    and the STS/SSO calls credential providers make; botocore's stock loader when that is not
+    safe). Only for a session whose clients call nothing else (the token fetch).
     """
     import botocore.session
     from botocore.exceptions import BotoCoreError, ClientError
@@ -160,6 +166,8 @@ def botocore_session(
     who = profile or (None if name == "default" else name)
     with aws_errors.translated(None, who, catch=(BotoCoreError, ClientError, RuntimeError)):
         core = botocore.session.Session(profile=profile)
+        if trimmed_models:
+            _use_trimmed_models(core)
         region = region or default_region()
         if region:
             core.set_config_variable("region", region)
@@ -190,6 +198,19 @@ def botocore_session(
             )
         creds.get_frozen_credentials()  # runs a deferred AssumeRole now, not mid-request
         return core
+
+
+def _use_trimmed_models(core: CoreSession) -> None:
+    """``botocore_models.install``; on any failure the stock loader stays (correctness first:
+    the trimmed models only save time)."""
+    from . import botocore_models
+
+    try:
+        botocore_models.install(core)
+    except Exception as exc:  # any failure here must only cost speed, never the answer
+        from .logs import get_logger
+
+        get_logger().debug("trimmed botocore models not used: %s", type(exc).__name__)
 
 
 def _install_role_override(

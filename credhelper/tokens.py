@@ -86,7 +86,7 @@ def fetch(
         return entry
     with aws_errors.translated(registry, profile):
         session = aws_session.botocore_session(
-            profile=profile, role_arn=role_arn, region=registry.api_region
+            profile=profile, role_arn=role_arn, region=registry.api_region, trimmed_models=True
         )
         _remember_credentials(session)
         requested_at = time.time()
