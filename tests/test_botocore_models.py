@@ -323,3 +323,20 @@ def test_a_failure_installing_the_trimmed_loader_keeps_the_stock_one(
     core = aws_session.botocore_session(region="us-east-1", trimmed_models=True)
     assert type(core.get_component("data_loader")) is Loader
     assert core.create_client("ecr", region_name="us-east-1")
+
+
+def test_every_shipped_model_file_is_in_the_package_data() -> None:
+    import fnmatch
+
+    import tomllib
+
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["credhelper"]
+    root = Path(botocore_models.MODELS_DIR).parent
+    files = [p.relative_to(root).as_posix() for p in Path(botocore_models.MODELS_DIR).rglob("*")
+             if p.is_file()]  # fmt: skip
+    assert len(files) == 2 + 2 * len(botocore_models.OPERATIONS)
+    for name in files:
+        assert any(fnmatch.fnmatchcase(name, p) and name.count("/") == p.count("/")
+                   for p in patterns), name  # fmt: skip
