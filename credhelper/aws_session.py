@@ -2,7 +2,8 @@
 
 Owns: building a botocore (or boto3) session with ecrpy's bounded waits and retry defaults,
 the AWS CLI's shared role cache, no MFA prompt, the per-registry ``role_arn`` on top of the
-chain, the CA-bundle check, the RoleSessionName, and reading a session's credential expiry.
+chain, the CA-bundle check, the RoleSessionName, reading a session's credential expiry, and
+(on request) the trimmed models of ``botocore_models``.
 It reaches into botocore's providers (``_prompter``, the builder's ``_cache``) where botocore
 offers no public switch; each such place says so. Cold: imports botocore inside functions.
 """

@@ -1,7 +1,9 @@
 """Fetch ECR authorization tokens through botocore and turn the answer into a cache entry.
 
 Owns: the GetAuthorizationToken call (private ECR and ECR Public), the per-client Config a
-registry host asks for and the deadline on retries. The answer is checked and turned into a
+registry host asks for and the deadline on retries. Its botocore session loads only the
+models this call and the credential providers need (``botocore_models``, via
+``aws_session.botocore_session(trimmed_models=True)``). The answer is checked and turned into a
 cache entry by ``token_answer`` (shared with ``fast_token``); failures are explained by
 ``aws_errors`` (``translate`` etc. stay importable from here for older callers).
 
