@@ -73,6 +73,21 @@ def test_shipped_models_are_what_the_generator_makes_of_the_installed_botocore(
     assert doc is not None and doc["botocore"] == botocore.__version__
 
 
+def test_the_test_environment_pins_the_botocore_the_models_were_cut_from() -> None:
+    """A new botocore on PyPI must not turn CI red overnight: the test extra pins the version
+    in the manifest, and the two move together."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["test"]
+    doc = botocore_models.manifest()
+    assert doc is not None and f"botocore=={doc['botocore']}" in extra, extra
+
+
 def test_trimmed_model_keeps_the_operations_their_shapes_and_every_exception() -> None:
     stock = Loader()
     for service, operations in botocore_models.OPERATIONS.items():
