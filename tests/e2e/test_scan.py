@@ -117,7 +117,7 @@ def test_findings_below_the_threshold_pass_and_the_counts_are_printed(
     assert re.search(r"^scan: no scan yet \(\d+s\)$", out, re.M), out
     assert ("scan (basic) COMPLETE: 3 findings: CRITICAL 0, HIGH 0, MEDIUM 2, LOW 1, "
             "INFORMATIONAL 0, UNDEFINED 0") in out
-    assert f"@{digest} (1 layers" in out  # the push's own summary is still there
+    assert f"@{digest} (1 layer" in out  # the push's own summary is still there
 
 
 def test_findings_at_the_threshold_exit_6_with_the_json_document(
