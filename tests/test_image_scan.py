@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from credhelper.image_scan import (
+from credhelper.scan_findings import (
     SEVERITIES,
     ScanReport,
     at_or_above,

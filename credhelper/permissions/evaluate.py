@@ -33,197 +33,32 @@ logic"; Organizations User Guide, SCPs and RCPs; the Principal/NotPrincipal elem
    on its own.
 5. Cross-account: the caller's own side and a resource-policy allow naming the caller (in
    any form, the account included) must both hold.
+
+Rooms: ``evaluation_input`` (``Request``, ``PolicySet``, the request context),
+``statement_match`` (does a statement apply, and how it names the principal), ``decision``
+(``Decision``, ``Reason``); this module is the decision flow above, steps 1 to 5.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Literal
-
-from ..errors import PolicyDocumentError
-from .conditions import evaluate_clause
-from .matching import (
-    PrincipalId,
-    Strength,
-    glob_match,
-    match_aws_principal,
-    names_exactly,
-    parse_principal,
-    resource_match,
-)
-from .policy import Policy, PolicyKind, PrincipalSpec, Statement
+from .decision import Decision, DecisionName, Reason
+from .evaluation_input import ContextValue, PolicySet, Request, request_context
+from .matching import Strength, parse_principal
+from .policy import Policy, Statement
 from .rcp import rcps_cover
-from .variables import Context, Scalar, render_pattern
+from .statement_match import StatementMatcher
+from .variables import Context
 
-ContextValue = Scalar | Sequence[Scalar]
-DecisionName = Literal["allowed", "implicitly_denied", "explicitly_denied"]
-
-
-@dataclass(frozen=True)
-class Request:
-    """One API call to evaluate.
-
-    ``principal``: the caller's ARN (IAM user/role/root, STS assumed-role or federated-user
-    session) or a service principal (``ecr.amazonaws.com``). ``resource``: an ARN or ``*``.
-    ``context``: condition keys (case-insensitive) to a value or a list of values (a
-    multivalued key; an empty list counts as missing);
-    ``aws:PrincipalArn``, ``aws:PrincipalAccount``, ``aws:PrincipalType`` and (for IAM users)
-    ``aws:username`` are derived from ``principal`` unless given. ``resource_account``
-    overrides the account read from the resource ARN (needed for ARNs without one, such as
-    S3's). Invalid fields raise ``PolicyDocumentError`` naming the field.
-    """
-
-    principal: str
-    action: str
-    resource: str
-    context: Mapping[str, ContextValue] = field(default_factory=dict)
-    resource_account: str | None = None
-
-    def __post_init__(self) -> None:
-        try:
-            parse_principal(self.principal)
-        except ValueError as exc:
-            raise PolicyDocumentError(f"principal: {exc}") from None
-        service, colon, name = self.action.partition(":")
-        if not (service and colon and name) or any(c in self.action for c in "*? "):
-            raise PolicyDocumentError(f"action: {self.action!r} is not 'service:Action'")
-        if not self.resource:
-            raise PolicyDocumentError("resource: must be an ARN or '*'")
-        if self.resource_account is not None and not (
-            len(self.resource_account) == 12 and self.resource_account.isdigit()
-        ):
-            raise PolicyDocumentError("resource_account: must be a 12-digit account id")
-        seen: set[str] = set()
-        for key, value in self.context.items():
-            if key.lower() in seen:
-                raise PolicyDocumentError(
-                    f"context: key {key!r} given twice (keys are case-insensitive)"
-                )
-            seen.add(key.lower())
-            values = value if isinstance(value, (list, tuple)) else [value]
-            if not all(isinstance(v, (str, bool, int, float)) for v in values):
-                raise PolicyDocumentError(
-                    f"context.{key}: must be a string, number, boolean or a list of them"
-                )
-
-
-@dataclass(frozen=True)
-class PolicySet:
-    """Every policy that applies to the request. Build each with ``parse_policy`` and the
-    matching ``kind``. ``scps`` is a list of levels (root first), each a list of the SCPs
-    attached at that level; an empty list means no SCPs apply (e.g. no Organizations).
-    ``rcps`` likewise, for the resource owner's account. ``vpce_policy`` is the policy of the
-    VPC endpoint the request came through; it applies only when the context has
-    ``aws:SourceVpce``."""
-
-    identity_policies: Sequence[Policy] = ()
-    resource_policy: Policy | None = None
-    permissions_boundary: Policy | None = None
-    session_policy: Policy | None = None
-    scps: Sequence[Sequence[Policy]] = ()
-    rcps: Sequence[Sequence[Policy]] = ()
-    vpce_policy: Policy | None = None
-
-    def __post_init__(self) -> None:
-        slots: list[tuple[PolicyKind, Sequence[Policy | None]]] = [
-            ("identity", self.identity_policies),
-            ("resource", [self.resource_policy]),
-            ("permissions_boundary", [self.permissions_boundary]),
-            ("session", [self.session_policy]),
-            ("scp", [p for level in self.scps for p in level]),
-            ("rcp", [p for level in self.rcps for p in level]),
-            ("vpce", [self.vpce_policy]),
-        ]
-        for kind, policies in slots:
-            for policy in policies:
-                if policy is not None and policy.kind != kind:
-                    raise ValueError(f"{policy.name} was parsed as {policy.kind}, not {kind}")
-
-    def all_policies(self) -> list[Policy]:
-        """Every policy in the set, in evaluation-report order."""
-        extra = [self.resource_policy, self.permissions_boundary, self.session_policy]
-        scps = [p for level in self.scps for p in level]
-        rcps = [p for level in self.rcps for p in level]
-        vpce = [self.vpce_policy] if self.vpce_policy is not None else []
-        return [*self.identity_policies, *(p for p in extra if p is not None), *scps, *rcps, *vpce]
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a decision came out as it did. ``statement`` is the statement's index in its
-    policy (None for a reason about a missing allow); ``effect`` is ``Allow``, ``Deny`` or
-    ``ImplicitDeny``."""
-
-    policy: str
-    statement: int | None
-    sid: str | None
-    effect: str
-    detail: str
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON shape printed by ``ecrpy policy simulate``."""
-        return {
-            "policy": self.policy,
-            "statement": self.statement,
-            "sid": self.sid,
-            "effect": self.effect,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The outcome: ``allowed``, ``implicitly_denied`` or ``explicitly_denied``."""
-
-    decision: DecisionName
-    reasons: list[Reason]
-
-    @property
-    def allowed(self) -> bool:
-        """True only for ``allowed``."""
-        return self.decision == "allowed"
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON shape printed by ``ecrpy policy simulate``."""
-        return {"decision": self.decision, "reasons": [r.as_dict() for r in self.reasons]}
-
-
-def request_context(request: Request, who: PrincipalId) -> dict[str, tuple[Scalar, ...]]:
-    """The normalised context: lower-case keys, value tuples, derived principal keys added."""
-    ctx: dict[str, tuple[Scalar, ...]] = {}
-    for key, value in request.context.items():
-        values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-        if values:  # an empty list behaves like a missing key
-            ctx[key.lower()] = values
-    derived: dict[str, Scalar] = {}
-    # Global condition keys AWS puts in every request: the time of the request, and whether
-    # the caller is an AWS service principal. Left out, a Deny conditioned on them would
-    # silently not apply.
-    now = _now()
-    derived["aws:currenttime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    derived["aws:epochtime"] = int(now.timestamp())
-    derived["aws:principalisawsservice"] = who.kind == "service"
-    if who.kind != "service":
-        derived["aws:principalaccount"] = who.account
-        derived["aws:principalarn"] = who.role_arn or who.arn
-        derived["aws:principaltype"] = {
-            "root": "Account",
-            "user": "User",
-            "role": "AssumedRole",
-            "assumed-role": "AssumedRole",
-            "federated-user": "FederatedUser",
-        }[who.kind]
-    if who.kind == "user":
-        derived["aws:username"] = who.name
-    for key, value in derived.items():
-        ctx.setdefault(key, (value,))
-    return ctx
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+__all__ = [
+    "ContextValue",
+    "Decision",
+    "DecisionName",
+    "PolicySet",
+    "Reason",
+    "Request",
+    "evaluate",
+    "request_context",
+]
 
 
 def evaluate(request: Request, policy_set: PolicySet) -> Decision:
@@ -240,10 +75,6 @@ def _resource_account(request: Request) -> str | None:
     return None
 
 
-def _service_named(spec: PrincipalSpec, who: PrincipalId) -> bool:
-    return who.kind == "service" and any(s.lower() == who.name.lower() for s in spec.service)
-
-
 class _Evaluation:
     def __init__(self, request: Request, policy_set: PolicySet) -> None:
         self.request = request
@@ -251,6 +82,13 @@ class _Evaluation:
         self.who = parse_principal(request.principal)
         self.ctx: Context = request_context(request, self.who)
         self.what = f"{request.action} on {request.resource}"
+        self.matcher = StatementMatcher(
+            request.action,
+            request.resource,
+            self.who,
+            self.ctx,
+            boundary_attached=policy_set.permissions_boundary is not None,
+        )
 
     # -- which policy types apply --
 
@@ -281,79 +119,8 @@ class _Evaluation:
             out.append(ps.vpce_policy)
         return out
 
-    # -- matching --
-
-    def _principal_strength(self, spec: PrincipalSpec, who: PrincipalId) -> Strength | None:
-        if spec.everyone:
-            return "direct"
-        best: Strength | None = None
-        for value in spec.aws:
-            strength = match_aws_principal(value, who)
-            if strength == "direct":
-                return strength
-            if strength == "role" or best is None:
-                best = strength or best
-        if _service_named(spec, who):
-            return "direct"
-        return best
-
-    def _principal_applies(self, stmt: Statement) -> Strength | None:
-        spec = stmt.principal
-        if spec is None:
-            return "direct"  # not a resource policy: the caller is implicitly the principal
-        if not stmt.not_principal:
-            return self._principal_strength(spec, self.who)
-        # IAM reference, NotPrincipal: "NotPrincipal must be used with "Effect":"Deny". Using
-        # it with "Effect":"Allow" is not supported." Such an Allow grants nothing here.
-        if stmt.effect == "Allow":
-            return None
-        # Permissions boundaries: "The NotPrincipal element with a Deny effect will always
-        # deny any IAM principal that has a permissions boundary policy attached, regardless
-        # of the values specified in the NotPrincipal element."
-        if self.policies.permissions_boundary is not None and self.who.kind != "service":
-            return "direct"
-        # NotPrincipal: AWS may check the account, then the role, then the session or user; a
-        # Deny still applies unless every identity in that chain is listed.
-        listed = [
-            any(names_exactly(v, link) for v in spec.aws) or _service_named(spec, link)
-            for link in self.who.chain()
-        ]
-        return None if spec.everyone or all(listed) else "direct"
-
-    def _resource_matches(self, stmt: Statement) -> bool:
-        if stmt.resources is None:
-            return True  # a resource policy without Resource covers its own resource
-        hit = False
-        for template in stmt.resources:
-            pattern = render_pattern(template, self.ctx, wildcards=True)
-            if pattern is not None and resource_match(pattern, self.request.resource):
-                hit = True
-                break
-        return hit != stmt.not_resource
-
-    def matches(self, stmt: Statement) -> Strength | None:
-        """Whether ``stmt`` applies to the request; for resource policies, how the principal
-        was named."""
-        action_hit = any(glob_match(p, self.request.action, ignore_case=True) for p in stmt.actions)
-        if action_hit == stmt.not_action or not self._resource_matches(stmt):
-            return None
-        strength = self._principal_applies(stmt)
-        if strength is None:
-            return None
-        if not all(evaluate_clause(c, self.ctx) for c in stmt.conditions):
-            return None
-        return strength
-
     def hits(self, policy: Policy | None, effect: str) -> list[tuple[Statement, Strength]]:
-        if policy is None:
-            return []
-        out = []
-        for stmt in policy.statements:
-            if stmt.effect == effect:
-                strength = self.matches(stmt)
-                if strength is not None:
-                    out.append((stmt, strength))
-        return out
+        return self.matcher.hits(policy, effect)
 
     # -- reasons --
 

@@ -1,19 +1,13 @@
 """Read, with the caller's own credentials, everything that decides its ECR permissions.
 
-Two sides, composed by :class:`Gatherer` into one :class:`Gathered`:
+Two sides, composed by :class:`Gatherer` into one :class:`~.gathered.Gathered`:
 
 * the caller and its IAM policies (``sts:GetCallerIdentity``, then the user's or role's
   inline, attached, group and boundary policies): :mod:`.caller_policies`, through the typed
   IAM adapter :mod:`.iam_reader`;
-* the repository, here: ``DescribeRepositories`` (exists? ``imageTagMutability``),
-  ``GetRepositoryPolicy`` (``RepositoryPolicyNotFoundException`` means none),
-  ``ListTagsForResource``, ``BatchGetImage``/``DescribeImages`` for the tag (immutable
-  repositories), ``DescribePullThroughCacheRules`` (prefixes, every page) and, for a pull
-  under one of them, ``GetRegistryPolicy``: the private registry policy, which may grant the
-  cache's ``ecr:BatchImportUpstreamImage`` and ``ecr:CreateRepository`` (ECR User Guide,
-  "IAM permissions required to sync an upstream registry"). GetRegistryPolicy takes no
-  registry id: it reads the caller's own registry, so another account's registry policy is a
-  gap without a call.
+* the repository (DescribeRepositories, GetRepositoryPolicy, ListTagsForResource, the tag,
+  the KMS key, the lifecycle policy, pull-through cache rules and the registry policy):
+  :mod:`.repository_reads`.
 
 Whatever cannot be read is recorded as a :class:`Gap` naming the call and what it would have
 told, never guessed. Every call is read-only.
@@ -26,21 +20,16 @@ the network, before any follow-up runs).
 
 from __future__ import annotations
 
-import json
-import threading
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..ecr_repository import RepositoryFacts
 from .call_errors import describe_error, error_code
 from .caller_policies import IDENTITY_KNOWN, CallerPolicies, parse_caller
 from .findings import Affects, FoundPolicy, Gap, Identity
+from .gathered import Gathered
 from .iam_reader import IamReader
+from .repository_reads import REPOSITORY_POLICY, REPOSITORY_TAGS, RepositoryReads
 from .scheduler import Job, Scheduler, Task
-
-# Names of the repository reads that other work may need (see ``Gatherer.repository_jobs``).
-REPOSITORY_POLICY = "ecr:GetRepositoryPolicy"
-REPOSITORY_TAGS = "ecr:ListTagsForResource"
 
 __all__ = [
     "IDENTITY_KNOWN",
@@ -60,51 +49,6 @@ __all__ = [
     "error_code",
     "parse_caller",
 ]
-
-
-@dataclass
-class Gathered:
-    """Everything read, plus the gaps. Mutated by the gather tasks under ``lock``."""
-
-    identity: Identity = field(default_factory=Identity)
-    repository: RepositoryFacts = field(default_factory=RepositoryFacts)
-    identity_policies: list[FoundPolicy] = field(default_factory=list)
-    boundary: FoundPolicy | None = None
-    gaps: list[Gap] = field(default_factory=list)
-    # GetRegistryPolicy (read only for a pull under a pull-through cache prefix): present,
-    # none, unreadable; unknown when not read.
-    registry_policy_state: Literal["present", "none", "unreadable", "unknown"] = "unknown"
-    registry_policy_text: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def gap(self, call: str, subject: str, affects: Affects, reason: str) -> None:
-        with self.lock:
-            self.gaps.append(Gap(call, subject, affects, reason))
-
-    def add_policy(self, policy: FoundPolicy) -> None:
-        with self.lock:
-            if policy.kind == "permissions_boundary":
-                self.boundary = policy
-            else:
-                self.identity_policies.append(policy)
-
-    @property
-    def resource_policy(self) -> dict[str, Any] | None:
-        return _policy_document(self.repository.policy_text)
-
-    @property
-    def registry_policy(self) -> dict[str, Any] | None:
-        return _policy_document(self.registry_policy_text)
-
-
-def _policy_document(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 class Gatherer:
@@ -144,267 +88,26 @@ class Gatherer:
         self.tag, self.digest = reference
         self.read_policies = read_policies
         self.check_tag = check_tag
-        # A pull under a pull-through cache prefix reads the registry policy (module doc).
+        # A pull under a pull-through cache prefix reads the registry policy (repository_reads).
         self.pulling = pulling
         self.out = result or Gathered()
 
-    # -- ECR: registry-side facts --------------------------------------------------------------
-
-    def _repo_kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = {"repositoryName": self.repository}
-        if self.registry_id:
-            kw["registryId"] = self.registry_id
-        return kw
-
     def repository_jobs(self) -> list[Job]:
-        """DescribeRepositories, GetRepositoryPolicy, ListTagsForResource and
-        DescribePullThroughCacheRules as named jobs: work that needs the repository policy or
-        tags (the simulation) names :data:`REPOSITORY_POLICY`/:data:`REPOSITORY_TAGS` (and
-        :data:`IDENTITY_KNOWN`)."""
+        """DescribeRepositories, GetRepositoryPolicy, ListTagsForResource,
+        DescribePullThroughCacheRules and GetLifecyclePolicy as named jobs
+        (:meth:`.RepositoryReads.jobs`); none without an ECR client."""
         if self.ecr is None:
             return []
-        return [
-            Job("ecr:DescribeRepositories", self._describe_repository),
-            Job(REPOSITORY_POLICY, self._repository_policy),
-            Job(REPOSITORY_TAGS, self._repository_tags),
-            Job("ecr:DescribePullThroughCacheRules", self._pull_through_rules),
-            Job("ecr:GetLifecyclePolicy", self._lifecycle_policy),
-        ]
-
-    def _describe_repository(self) -> list[Task] | None:
-        facts = self.out.repository
-        kw = {"repositoryNames": [self.repository]}
-        if self.registry_id:
-            kw["registryId"] = self.registry_id  # type: ignore[assignment]
-        try:
-            repos = self.ecr.describe_repositories(**kw)["repositories"]
-        except Exception as exc:
-            if error_code(exc) == "RepositoryNotFoundException":
-                facts.exists = False
-                return None
-            self.out.gap(
-                "ecr:DescribeRepositories",
-                f"whether repository {self.repository} exists and its tag mutability",
-                "repository",
-                describe_error(exc),
-            )
-            return None
-        facts.exists = bool(repos)
-        work: list[Task] = []
-        if repos:
-            facts.describe(repos[0])
-            if self.check_tag and self.tag and facts.tag_immutable(self.tag) is not False:
-                work.append(self._tag_exists)
-            if facts.kms_encrypted and self.kms is not None:
-                work.append(self._kms_key)
-        return work
-
-    def _kms_key(self) -> None:
-        """The repository's KMS key: its state (kms:DescribeKey) and ECR's grants on it
-        (kms:ListGrants); unreadable parts are gaps (``info``: most callers may not read
-        the key, and need not)."""
-        from .. import kms_key
-
-        facts = self.out.repository
-        # KMS without a key is the AWS managed key for ECR (ECR API, EncryptionConfiguration).
-        name = facts.kms_key or "alias/aws/ecr"
-        try:
-            key = kms_key.describe(self.kms, name)
-        except Exception as exc:
-            facts.key = kms_key.KeyFacts(name)
-            self.out.gap(
-                "kms:DescribeKey",
-                f"the state of KMS key {name} that encrypts the repository",
-                "info",
-                describe_error(exc),
-            )
-            return
-        facts.key = key
-        try:
-            key.ecr_grants = kms_key.count_ecr_grants(
-                self.kms, key.arn or name, self.repository_arn
-            )
-        except Exception as exc:
-            self.out.gap(
-                "kms:ListGrants",
-                f"whether ECR still holds its grants on KMS key {key.arn or name}",
-                "info",
-                describe_error(exc),
-            )
-
-    def _lifecycle_policy(self) -> None:
-        """GetLifecyclePolicy and, for a push of a tag, what its rules will expire."""
-        from .. import lifecycle
-
-        facts = self.out.repository
-        try:
-            resp = self.ecr_no_retry.get_lifecycle_policy(**self._repo_kwargs())
-        except Exception as exc:
-            code = error_code(exc)
-            if code in ("LifecyclePolicyNotFoundException", "RepositoryNotFoundException"):
-                facts.lifecycle_policy = "none"
-                return
-            facts.lifecycle_policy = "unreadable"
-            self.out.gap(
-                "ecr:GetLifecyclePolicy",
-                "whether the repository's lifecycle policy expires the pushed tag",
-                "info",
-                describe_error(exc),
-            )
-            return
-        facts.lifecycle_text = str(resp.get("lifecyclePolicyText") or "")
-        facts.lifecycle_policy = "present" if facts.lifecycle_text else "none"
-        if self.check_tag and self.tag and facts.lifecycle_text:
-            facts.lifecycle_warnings = lifecycle.push_warnings(
-                facts.lifecycle_text, self.tag, facts.tag_exists, self._image_tags
-            )
-
-    def _image_tags(self) -> list[list[str]] | None:
-        """The tags of every image (DescribeImages, every page); None and a gap if unreadable."""
-        from .. import lifecycle
-
-        try:
-            pages = self.ecr_no_retry.get_paginator("describe_images").paginate(
-                **self._repo_kwargs()
-            )
-            return lifecycle.tag_lists(pages)
-        except Exception as exc:
-            self.out.gap(
-                "ecr:DescribeImages",
-                "how many images a lifecycle count rule already holds",
-                "info",
-                describe_error(exc),
-            )
-            return None
-
-    def _tag_exists(self) -> None:
-        facts = self.out.repository
-        try:
-            resp = self.ecr.batch_get_image(
-                **self._repo_kwargs(),
-                imageIds=[{"imageTag": self.tag}],
-                acceptedMediaTypes=[
-                    "application/vnd.docker.distribution.manifest.v2+json",
-                    "application/vnd.docker.distribution.manifest.list.v2+json",
-                    "application/vnd.oci.image.manifest.v1+json",
-                    "application/vnd.oci.image.index.v1+json",
-                ],
-            )
-            facts.tag_exists = bool(resp.get("images"))
-            return
-        except Exception as exc:
-            first = describe_error(exc)
-        try:  # BatchGetImage may be denied where DescribeImages is allowed
-            self.ecr.describe_images(**self._repo_kwargs(), imageIds=[{"imageTag": self.tag}])
-            facts.tag_exists = True
-        except Exception as exc:
-            if error_code(exc) == "ImageNotFoundException":
-                facts.tag_exists = False
-            else:
-                self.out.gap(
-                    "ecr:BatchGetImage/ecr:DescribeImages",
-                    f"whether tag {self.tag} already exists in the IMMUTABLE repository",
-                    "repository",
-                    f"{first}/{describe_error(exc)}",
-                )
-
-    def _repository_policy(self) -> None:
-        facts = self.out.repository
-        try:
-            resp = self.ecr.get_repository_policy(**self._repo_kwargs())
-        except Exception as exc:
-            code = error_code(exc)
-            if code == "RepositoryPolicyNotFoundException":
-                facts.policy_state = "none"
-            elif code == "RepositoryNotFoundException":
-                facts.policy_state = "none"
-            else:
-                facts.policy_state = "unreadable"
-                self.out.gap(
-                    "ecr:GetRepositoryPolicy",
-                    f"the repository policy of {self.repository}",
-                    "resource",
-                    describe_error(exc),
-                )
-            return
-        facts.policy_text = str(resp.get("policyText") or "")
-        facts.policy_state = "present" if facts.policy_text else "none"
-
-    def _repository_tags(self) -> None:
-        try:
-            resp = self.ecr.list_tags_for_resource(resourceArn=self.repository_arn)
-        except Exception as exc:
-            if error_code(exc) == "RepositoryNotFoundException":
-                self.out.repository.tags = {}
-                return
-            self.out.gap(
-                "ecr:ListTagsForResource",
-                "repository tags (for aws:ResourceTag conditions)",
-                "info",
-                describe_error(exc),
-            )
-            return
-        self.out.repository.tags = {
-            str(t.get("Key")): str(t.get("Value")) for t in resp.get("tags", [])
-        }
-
-    def _pull_through_rules(self) -> list[Task] | None:
-        """Every rule's prefix (all pages: a registry may have more rules than one page holds);
-        then, for a pull under one of them, the registry policy."""
-        from .actions import pull_through_prefix
-
-        kw = {"registryId": self.registry_id} if self.registry_id else {}
-        try:
-            pages = self.ecr_no_retry.get_paginator("describe_pull_through_cache_rules")
-            prefixes = [
-                str(r.get("ecrRepositoryPrefix"))
-                for page in pages.paginate(**kw)
-                for r in page.get("pullThroughCacheRules", [])
-            ]
-        except Exception as exc:
-            self.out.gap(
-                "ecr:DescribePullThroughCacheRules",
-                "pull-through cache prefixes (whether BatchImportUpstreamImage is needed)",
-                "info",
-                describe_error(exc),
-            )
-            return None
-        self.out.repository.pull_through_prefixes = prefixes
-        if self.pulling and pull_through_prefix(self.repository, prefixes) is not None:
-            return [Job("ecr:GetRegistryPolicy", self._registry_policy, needs=(IDENTITY_KNOWN,))]
-        return None
-
-    def _registry_policy(self) -> None:
-        """GetRegistryPolicy, which reads the caller's own registry only."""
-        out = self.out
-        account = out.identity.account
-        if self.registry_id and account != self.registry_id:
-            out.registry_policy_state = "unreadable"
-            out.gap(
-                "ecr:GetRegistryPolicy",
-                f"the registry policy of {self.registry_id} (it may grant the pull-through "
-                "cache's BatchImportUpstreamImage and CreateRepository)",
-                "registry",
-                f"readable only from account {self.registry_id}",
-            )
-            return
-        try:
-            resp = self.ecr_no_retry.get_registry_policy()
-        except Exception as exc:
-            if error_code(exc) == "RegistryPolicyNotFoundException":
-                out.registry_policy_state = "none"
-                return
-            out.registry_policy_state = "unreadable"
-            out.gap(
-                "ecr:GetRegistryPolicy",
-                "the registry policy (it may grant the pull-through cache's "
-                "BatchImportUpstreamImage and CreateRepository)",
-                "registry",
-                describe_error(exc),
-            )
-            return
-        out.registry_policy_text = str(resp.get("policyText") or "")
-        out.registry_policy_state = "present" if out.registry_policy_text else "none"
+        return RepositoryReads(
+            self,
+            self.out,
+            repository=self.repository,
+            registry_id=self.registry_id,
+            repository_arn=self.repository_arn,
+            tag=self.tag,
+            check_tag=self.check_tag,
+            pulling=self.pulling,
+        ).jobs()
 
     # -- identity ------------------------------------------------------------------------------
 

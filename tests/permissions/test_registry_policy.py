@@ -1,4 +1,4 @@
-"""The private registry policy in a pull through a cache (credhelper/preflight/decide.py).
+"""The private registry policy in a pull through a cache (credhelper/preflight/registry_policy.py).
 
 ECR User Guide, "IAM permissions required to sync an upstream registry with an Amazon ECR
 private registry": ``ecr:BatchImportUpstreamImage`` "can be granted by using the private
@@ -22,7 +22,7 @@ from credhelper.permissions.evaluate import PolicySet, Request, evaluate
 from credhelper.permissions.findings import Gap
 from credhelper.permissions.policy import parse_policy
 from credhelper.permissions.verdict import evaluation_evidence
-from credhelper.preflight.decide import either_resource_policy
+from credhelper.preflight.registry_policy import either_resource_policy
 
 OWNER = "111122223333"
 OTHER = "444455556666"

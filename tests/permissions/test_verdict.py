@@ -503,6 +503,6 @@ def test_create_on_push_template_prefix_rules(
 ) -> None:
     """ECR API reference, CreateRepositoryCreationTemplate ``prefix``: ``prod`` applies to
     repositories beginning with ``prod/``; ``ROOT`` to those without a more specific one."""
-    from credhelper.preflight.decide import create_on_push_template
+    from credhelper.preflight.repository_outcome import create_on_push_template
 
     assert create_on_push_template(repository, templates) == expected  # type: ignore[arg-type]
