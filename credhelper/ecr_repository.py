@@ -134,6 +134,61 @@ def nearest_tags(wanted: str, tags: Iterable[str], n: int = NEAREST) -> list[str
     return unique[:n]
 
 
+def sdk_client(registry: Registry, profile: str | None, role_arn: str | None) -> Any:
+    """botocore's ECR client for this registry's identity; failures in ecrpy's words."""
+    from . import identity, tokens
+
+    try:
+        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+        session = identity.botocore_session(
+            profile=profile, role_arn=role_arn, region=registry.region
+        )
+        return session.create_client(
+            "ecr", region_name=registry.region, config=tokens.client_config(registry)
+        )
+    except EcrpyError:
+        raise
+    except Exception as exc:
+        raise tokens.translate(exc, registry, profile) from None
+
+
+class FastClient:
+    """An ECR client for a transfer's repository step. ``describe_repositories`` and
+    ``describe_images`` go through ``fast_token.ecr_call`` (static keys: no botocore import,
+    ~130 ms, and no model loading) wherever ``fast_token`` may make the call, with botocore's
+    errors; everything else, and every call where it may not, goes to botocore's client
+    (built on first use). Answers are the JSON ECR sent: timestamps stay epoch numbers."""
+
+    def __init__(self, registry: Registry, profile: str | None, role_arn: str | None) -> None:
+        self.registry, self.profile, self.role_arn = registry, profile, role_arn
+        self._sdk: Any = None
+
+    def sdk(self) -> Any:
+        if self._sdk is None:
+            self._sdk = sdk_client(self.registry, self.profile, self.role_arn)
+        return self._sdk
+
+    def _call(self, operation: str, method: str, kwargs: dict[str, Any]) -> Any:
+        if self._sdk is None:
+            from . import fast_token
+
+            resp = fast_token.ecr_call(
+                self.registry, operation, kwargs, self.profile, self.role_arn
+            )
+            if resp is not None:
+                return resp
+        return getattr(self.sdk(), method)(**kwargs)
+
+    def describe_repositories(self, **kwargs: Any) -> Any:
+        return self._call("DescribeRepositories", "describe_repositories", kwargs)
+
+    def describe_images(self, **kwargs: Any) -> Any:
+        return self._call("DescribeImages", "describe_images", kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sdk(), name)
+
+
 class Ecr:
     """The few ECR control-plane calls a transfer needs, with errors in ecrpy's words."""
 

@@ -1,4 +1,5 @@
-"""GetAuthorizationToken for static keys without botocore: one signed POST over http.client.
+"""GetAuthorizationToken (and the few ECR calls a push needs) for static keys without botocore:
+one signed POST over ``http1``.
 
 A cold ``get`` through botocore spends ~250 ms importing and loading models before it sends one
 small request. When the offline identity chain (``identity``) says the keys are static — env
@@ -139,8 +140,11 @@ def static_keys(
     return name, keys
 
 
-def endpoint(registry: Registry, env: Mapping[str, str]) -> Endpoint | None:
-    """The endpoint botocore would call for this registry, or None where we would diverge."""
+def endpoint(
+    registry: Registry, env: Mapping[str, str], operation: str = OPERATION
+) -> Endpoint | None:
+    """The endpoint botocore would call for ``operation`` on this registry's API, or None where
+    we would diverge."""
     if registry.public:
         if registry.fips or registry.dualstack:
             return None
@@ -149,7 +153,7 @@ def endpoint(registry: Registry, env: Mapping[str, str]) -> Endpoint | None:
     else:
         region, service, env_name = registry.region, "ecr", "AWS_ENDPOINT_URL_ECR"
         target = "AmazonEC2ContainerRegistry_V20150921"
-    target += "." + OPERATION
+    target += "." + operation
     configured = None
     if not _truthy(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
         for var in (env_name, "AWS_ENDPOINT_URL"):
@@ -199,14 +203,28 @@ def _partition(region: str) -> tuple[str, str] | None:
     return None
 
 
-def fetch(
+class _Plan:
+    """Everything one signed call needs: where, with which keys, through which proxy."""
+
+    __slots__ = ("keys", "proxy", "where")
+
+    def __init__(
+        self,
+        where: Endpoint,
+        keys: tuple[str, str, str | None],
+        proxy: tuple[str, int] | None,
+    ) -> None:
+        self.where, self.keys, self.proxy = where, keys, proxy
+
+
+def _plan(
     registry: Registry,
-    profile: str | None = None,
-    role_arn: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> CacheEntry | None:
-    """A fresh token, or None when this registry/identity/setting needs botocore."""
-    env = os.environ if env is None else env
+    operation: str,
+    profile: str | None,
+    role_arn: str | None,
+    env: Mapping[str, str],
+) -> _Plan | None:
+    """How to make ``operation`` without botocore, or None when botocore must make it."""
     if role_arn or any(var in env for var in _FOREIGN_ENV):
         return None
     bundle = env.get("AWS_CA_BUNDLE")
@@ -215,23 +233,65 @@ def fetch(
     found = static_keys(profile, env)
     if found is None:
         return None
-    where = endpoint(registry, env)
+    where = endpoint(registry, env, operation)
     if where is None:
         return None
-    _name, (key, secret, token) = found
-    remember_secret(secret)
-    remember_secret(token)
+    _name, keys = found
+    remember_secret(keys[1])
+    remember_secret(keys[2])
     proxy = _proxy_for(where, env)
     if isinstance(proxy, bool):
         return None
+    return _Plan(where, keys, proxy)
+
+
+def fetch(
+    registry: Registry,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CacheEntry | None:
+    """A fresh token, or None when this registry/identity/setting needs botocore."""
+    env = os.environ if env is None else env
+    plan = _plan(registry, OPERATION, profile, role_arn, env)
+    if plan is None:
+        return None
+    request = {} if registry.public else {"registryIds": [str(registry.account_id)]}
     requested_at = time.time()
+    # The same bound as tokens.bound_retries: no new attempt that could not finish in time.
+    deadline = time.monotonic() + tokens.DEADLINE
     try:
-        resp = _call(where, registry, key, secret, token, proxy, env)
+        resp = _call(plan, request, env, deadline)
     except Exception as exc:  # mapped exactly as the botocore path maps its errors
-        raise tokens.translate(_botocore_error(exc, where, proxy), registry, profile) from None
+        error = _botocore_error(exc, plan.where, plan.proxy, OPERATION)
+        raise tokens.translate(error, registry, profile) from None
     data = tokens._authorization_data(resp, registry)
     server_now = tokens._lifetime_start(resp, requested_at)
     return tokens._entry(registry, data, requested_at, None, server_now)
+
+
+def ecr_call(
+    registry: Registry,
+    operation: str,
+    request: Mapping[str, Any],
+    profile: str | None = None,
+    role_arn: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any] | None:
+    """One ECR (or ECR Public) JSON API call, signed here, under the same rules as ``fetch``:
+    the parsed answer (JSON as sent: timestamps stay epoch numbers, not botocore's datetimes),
+    or None when botocore must make the call. A failure raises the exception botocore's client
+    would raise (``ClientError`` with the same code and message, ``EndpointConnectionError``,
+    ...), so callers map both paths' errors with the same code. Retries as botocore's standard
+    mode, without ``fetch``'s deadline (a transfer has none)."""
+    env = os.environ if env is None else env
+    plan = _plan(registry, operation, profile, role_arn, env)
+    if plan is None:
+        return None
+    try:
+        return _call(plan, dict(request), env, None)
+    except Exception as exc:
+        raise _botocore_error(exc, plan.where, plan.proxy, operation) from None
 
 
 # -- transport ---------------------------------------------------------------------------------
@@ -242,17 +302,13 @@ def _proxy_for(where: Endpoint, env: Mapping[str, str]) -> tuple[str, int] | boo
     if not any(k.lower().endswith("_proxy") for k in env):
         return None
     from urllib.parse import urlsplit
-    from urllib.request import (  # type: ignore[attr-defined]  # public, untyped in typeshed
-        getproxies_environment,
-        proxy_bypass_environment,
-    )
 
-    proxies = getproxies_environment()
+    proxies = environment_proxies(env)
     url = proxies.get(where.scheme)
     if not url:
         return None
     netloc = where.host if where.port is None else f"{where.host}:{where.port}"
-    if proxy_bypass_environment(netloc, proxies):
+    if bypasses_proxy(netloc, proxies):
         return None
     if where.scheme != "https":
         return False  # a forward proxy for plain HTTP: botocore's job
@@ -263,9 +319,61 @@ def _proxy_for(where: Endpoint, env: Mapping[str, str]) -> tuple[str, int] | boo
         port = parts.port
     except ValueError:
         return False
-    if parts.scheme != "http" or not parts.hostname or parts.username:
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.username is not None or parts.password is not None:
         return False
     return parts.hostname, port or 80
+
+
+# urllib.request's reading of the environment (what botocore uses on every OS when a *_proxy
+# variable is set), without importing urllib.request (~7 ms: tempfile, email, ...).
+# tests/test_fast_token.py holds both functions to urllib.request's.
+def environment_proxies(env: Mapping[str, str]) -> dict[str, str]:
+    """``urllib.request.getproxies_environment()`` for ``env``: ``scheme_proxy`` variables,
+    lower case winning over upper case, an empty lower-case one removing the scheme;
+    ``HTTP_PROXY`` ignored in a CGI request (``REQUEST_METHOD`` set)."""
+    proxies: dict[str, str] = {}
+    for name, value in env.items():
+        name = name.lower()
+        if value and name[-6:] == "_proxy":
+            proxies[name[:-6]] = value
+    if "REQUEST_METHOD" in env:
+        proxies.pop("http", None)
+    for name, value in env.items():
+        if name[-6:] == "_proxy":
+            name = name.lower()
+            if value:
+                proxies[name[:-6]] = value
+            else:
+                proxies.pop(name[:-6], None)
+    return proxies
+
+
+def bypasses_proxy(host: str, proxies: Mapping[str, str]) -> bool:
+    """``urllib.request.proxy_bypass_environment(host, proxies)``: ``NO_PROXY`` is ``*`` or
+    a comma-separated list of host names and domain suffixes (leading dots ignored), matched
+    against the host with and without its port."""
+    no_proxy = proxies.get("no")
+    if no_proxy is None:
+        return False
+    if no_proxy == "*":
+        return True
+    host = host.lower()
+    hostonly = host
+    head, sep, tail = host.rpartition(":")
+    if sep and all(c in "0123456789" for c in tail):
+        hostonly = head
+    for name in no_proxy.split(","):
+        name = name.strip()
+        if name:
+            name = name.lstrip(".").lower()
+            if hostonly == name or host == name:
+                return True
+            name = "." + name
+            if hostonly.endswith(name) or host.endswith(name):
+                return True
+    return False
 
 
 def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
@@ -305,27 +413,18 @@ class _Failure(Exception):
 
 
 def _call(
-    where: Endpoint,
-    registry: Registry,
-    key: str,
-    secret: str,
-    token: str | None,
-    proxy: tuple[str, int] | None,
-    env: Mapping[str, str],
+    plan: _Plan, request: dict[str, Any], env: Mapping[str, str], deadline: float | None
 ) -> dict[str, Any]:
     import random
 
     from . import __version__, _json, sigv4
 
-    request = {} if registry.public else {"registryIds": [str(registry.account_id)]}
     body = _json.dumps_compact(request).encode()
-    # The same bound as tokens.bound_retries: no new attempt that could not finish in time.
-    deadline = time.monotonic() + tokens.DEADLINE
     attempt = 0
     while True:
         attempt += 1
         try:
-            return _send(where, body, key, secret, token, proxy, env, __version__, sigv4, _json)
+            return _send(plan, body, env, __version__, sigv4, _json)
         except _Failure as failure:
             retry = (
                 failure.code in _THROTTLING
@@ -344,30 +443,24 @@ def _call(
         time.sleep(random.random() * min(base * 2 ** (attempt - 1), 20.0))  # noqa: S311
 
 
-def _too_late(deadline: float) -> bool:
-    """True when a new attempt's read could not finish before the deadline."""
-    return deadline - time.monotonic() < tokens.READ_TIMEOUT
+def _too_late(deadline: float | None) -> bool:
+    """True when a new attempt's read could not finish before the deadline (if any)."""
+    return deadline is not None and deadline - time.monotonic() < tokens.READ_TIMEOUT
 
 
 def _http_errors() -> type[Exception]:
-    import http.client
+    from .http1 import ProtocolError
 
-    return http.client.HTTPException
+    return ProtocolError
 
 
 def _send(
-    where: Endpoint,
-    body: bytes,
-    key: str,
-    secret: str,
-    token: str | None,
-    proxy: tuple[str, int] | None,
-    env: Mapping[str, str],
-    version: str,
-    sigv4: Any,
-    _json: Any,
+    plan: _Plan, body: bytes, env: Mapping[str, str], version: str, sigv4: Any, _json: Any
 ) -> dict[str, Any]:
-    import http.client
+    from . import http1
+
+    where, proxy = plan.where, plan.proxy
+    key, secret, token = plan.keys
 
     headers = [
         ("X-Amz-Target", where.target),
@@ -391,30 +484,21 @@ def _send(
         token=token,
         timestamp=timestamp,
     )
-    conn: http.client.HTTPConnection
-    target_host, target_port = proxy if proxy else (where.host, where.port)
-    if where.scheme == "https":
-        conn = http.client.HTTPSConnection(
-            target_host, target_port, timeout=tokens.CONNECT_TIMEOUT, context=ssl_context(env)
-        )
-        if proxy:
-            conn.set_tunnel(where.host, where.port or 443)
-    else:
-        conn = http.client.HTTPConnection(target_host, target_port, timeout=tokens.CONNECT_TIMEOUT)
-    try:
-        conn.connect()
-        if conn.sock is not None:
-            conn.sock.settimeout(tokens.READ_TIMEOUT)
-        conn.putrequest("POST", "/", skip_accept_encoding=True)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        raw = resp.read()
-        status = resp.status
-        got = {k.lower(): v for k, v in resp.getheaders()}
-    finally:
-        conn.close()
+    https = where.scheme == "https"
+    resp = http1.request(
+        "POST",
+        where.host,
+        where.port or (443 if https else 80),
+        "/",
+        [("Host", sigv4.host_header(where.scheme, where.host, where.port)), *headers],
+        body,
+        context=ssl_context(env) if https else None,
+        proxy=proxy,
+        connect_timeout=tokens.CONNECT_TIMEOUT,
+        read_timeout=tokens.READ_TIMEOUT,
+    )
+    raw, status = resp.body, resp.status
+    got = {k.lower(): v for k, v in resp.headers}
     parsed = _parse_json(raw, _json)
     if status >= 300:
         message = parsed.get("message", parsed.get("Message", ""))
@@ -441,7 +525,10 @@ def _parse_json(raw: bytes, _json: Any) -> dict[str, Any]:
 
 
 def _botocore_error(
-    exc: Exception, where: Endpoint, proxy: tuple[str, int] | None = None
+    exc: Exception,
+    where: Endpoint,
+    proxy: tuple[str, int] | None = None,
+    operation: str = OPERATION,
 ) -> Exception:
     """The exception botocore raises for the same failure (imported only on this error path)."""
     import ssl
@@ -453,7 +540,7 @@ def _botocore_error(
             "Error": {"Code": exc.code, "Message": exc.message},
             "ResponseMetadata": {"HTTPStatusCode": exc.status, "HTTPHeaders": exc.headers},
         }
-        return be.ClientError(response, OPERATION)  # type: ignore[arg-type]
+        return be.ClientError(response, operation)  # type: ignore[arg-type]
     url = where.url
     if isinstance(exc, ssl.SSLError):
         return be.SSLError(endpoint_url=url, error=exc)
