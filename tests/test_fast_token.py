@@ -461,3 +461,21 @@ def test_proxy_settings_read_as_urllib_reads_them(
     for host in PROXY_HOSTS:
         expected = urllib.request.proxy_bypass_environment(host, theirs)  # type: ignore[attr-defined]
         assert fast_token.bypasses_proxy(host, ours) == bool(expected), host
+
+
+def test_http_dates_read_as_email_utils_reads_them() -> None:
+    """fast_token.http_date (no email.utils import on the cold path) against the reading
+    tokens._lifetime_start does, over many instants; other formats are left to it (None)."""
+    import random
+    from email.utils import formatdate, parsedate_to_datetime
+
+    rng = random.Random(13)
+    instants = [0, 951782400, 951868800, 4107542399, 1_700_000_000]  # 29 Feb 2000, ...
+    instants += [rng.randrange(0, 4_102_444_800) for _ in range(2000)]
+    for t in instants:
+        text = formatdate(t, usegmt=True)
+        assert fast_token.http_date(text) == parsedate_to_datetime(text).timestamp(), text
+    for other in ("", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+                  "Sun, 06 Nov 1994 08:49:37 +0000", "Sun, 32 Nov 1994 08:49:37 GMT",
+                  "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 8:49 GMT"):  # fmt: skip
+        assert fast_token.http_date(other) is None, other
