@@ -6,11 +6,15 @@ needs another answer names it (the simulation needs ``IDENTITY_KNOWN``, ``REPOSI
 and ``REPOSITORY_TAGS``). Stages, so the critical path starts as early as possible: the sts
 client is created and GetCallerIdentity sent first; the ECR clients are created while it is in
 flight, then the probes and repository reads start; then the IAM clients, which only
-follow-up jobs (taken in after every stage) use. Only the calling thread touches the botocore
-session (sessions are not thread-safe; clients are)."""
+follow-up jobs (taken in after every stage) use. One botocore session (and so one loader and
+its model cache) serves every client, always under one lock (sessions are not thread-safe;
+clients are). The KMS and IAM clients are made on first use: loading their models costs
+~15 and ~50 ms, and most checks (every push pre-flight whose caller needs no IAM read, every
+repository without KMS encryption) never call them."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -120,6 +124,21 @@ def _probe_tasks(prober: Prober, actions: list[str], probes: dict[str, ProbeResu
     return tasks
 
 
+class _LazyClient:
+    """A botocore client made by ``make`` on first use (once, whichever thread comes first)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+        return getattr(self._client, name)
+
+
 class _Check:
     def __init__(self, req: CheckRequest, profile: str | None, role_arn: str | None) -> None:
         self.req = req
@@ -202,16 +221,23 @@ class _Check:
         # back-off costs seconds and tells nothing more.
         self.once = self.base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
         self.clients: dict[str, Any] = {}
+        self.session_lock = threading.Lock()
         self.probes: dict[str, ProbeResult] = {}
         self.simulation: list[Simulation] = []
         self.templates: list[list[dict[str, Any]]] = []  # one entry once read
 
     def _client(self, name: str, service: str, config: Any) -> Any:
-        client = self.session.create_client(
-            service, region_name=self.req.registry.api_region, config=config
-        )
+        with self.session_lock:
+            client = self.session.create_client(
+                service, region_name=self.req.registry.api_region, config=config
+            )
         self.clients[name] = client
         return client
+
+    def _lazy_client(self, name: str, service: str, config: Any) -> _LazyClient:
+        lazy = _LazyClient(lambda: self._client(name, service, config))
+        self.clients[name] = lazy
+        return lazy
 
     def _gatherer(self) -> Gatherer:
         from ..permissions import actions as am
@@ -290,14 +316,14 @@ class _Check:
         self.gatherer.ecr = self._client("ecr", "ecr", self.base)
         self.gatherer.ecr_no_retry = no_retry
         # Only a follow-up of DescribeRepositories (a KMS-encrypted repository) uses it.
-        self.gatherer.kms = self._client("kms", "kms", self.once)
+        self.gatherer.kms = self._lazy_client("kms", "kms", self.once)
         return [*tasks, *self.gatherer.repository_jobs()]
 
     def _iam_stage(self) -> None:
         if self.req.method != "probe":
-            self.gatherer.iam = self._client("iam", "iam", self.base)
+            self.gatherer.iam = self._lazy_client("iam", "iam", self.base)
         if self.req.simulating:
-            self._client("iam_sim", "iam", self.once)
+            self._lazy_client("iam_sim", "iam", self.once)
 
     def _decide(self) -> CheckResult:
         req = self.req
