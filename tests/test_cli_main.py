@@ -12,7 +12,7 @@ from credhelper.errors import ConfigError
 
 
 def _with_command(monkeypatch: pytest.MonkeyPatch, func: object) -> None:
-    def build() -> argparse.ArgumentParser:
+    def build(load: object = None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(prog="ecrpy")
         sub = parser.add_subparsers(dest="command")
         sub.add_parser("boom").set_defaults(func=func)
