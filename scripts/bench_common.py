@@ -229,6 +229,14 @@ class Row:
     cpus: list[float] = field(default_factory=list)  # seconds, user + sys
     rss_kb: list[int] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    preempted: list[int] = field(default_factory=list)  # involuntary context switches
+
+    @property
+    def wait(self) -> float:
+        """Median of (wall - CPU) per run: time neither on a CPU nor counted as CPU. On an idle
+        machine that is I/O (AWS, the engine); under load it is mostly run-queue time, which
+        shows as many involuntary context switches (``preempted``)."""
+        return statistics.median(w - c for w, c in zip(self.walls, self.cpus, strict=True))
 
     @property
     def median(self) -> float:
@@ -244,7 +252,13 @@ class Row:
 
 
 def run_once(cmd: Cmd, out: Path) -> tuple[float, float, int]:
-    """(wall s, CPU s, peak RSS KiB) of one run; InfraError when the answer is wrong.
+    """(wall s, CPU s, peak RSS KiB) of one run; InfraError when the answer is wrong."""
+    return run_sample(cmd, out)[:3]
+
+
+def run_sample(cmd: Cmd, out: Path) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, peak RSS KiB, involuntary context switches) of one run; InfraError when
+    the answer is wrong.
 
     Peak RSS comes from ``/usr/bin/time``: Linux carries a process's RSS high-water mark across
     exec, so a child forked (or vforked) straight from this ~100 MiB process would report this
@@ -268,7 +282,7 @@ def run_once(cmd: Cmd, out: Path) -> tuple[float, float, int]:
     if proc.returncode != 0 or (cmd.expect is not None and cmd.expect.encode() not in text):
         raise InfraError(f"{cmd.label}: exit {proc.returncode}, output {text[-400:]!r}")
     rss = int(rss_file.read_text().split()[-1])
-    return wall, usage.ru_utime + usage.ru_stime, rss
+    return wall, usage.ru_utime + usage.ru_stime, rss, usage.ru_nivcsw
 
 
 def paired(
@@ -288,7 +302,7 @@ def paired(
         for cmd, row in order if i % 2 == 0 else reversed(order):
             if aws is not None:
                 aws.server.reset_counts()
-            wall, cpu, rss = run_once(cmd, out)
+            wall, cpu, rss, preempted = run_sample(cmd, out)
             if aws is not None:
                 for op, n in aws.server.counts().items():
                     row.calls[op] = row.calls.get(op, 0) + n
@@ -296,6 +310,7 @@ def paired(
                 row.walls.append(wall)
                 row.cpus.append(cpu)
                 row.rss_kb.append(rss)
+                row.preempted.append(preempted)
     for row in rows:
         log(f"{section}: {row.label}: median {ms(row.median)} over {len(row.walls)} runs")
     return rows
@@ -334,14 +349,16 @@ def ratio_target(row: str, limit: float, a: Row, b: Row, b_name: str) -> Target:
 
 def rows_table(rows: Sequence[Row]) -> list[str]:
     lines = [
-        "| measurement | command | median | min | max | runs | CPU median | peak RSS | AWS calls |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|",
+        "| measurement | command | median | min | max | runs | CPU median | wait | preempted "
+        "| peak RSS | AWS calls |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in rows:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(r.calls.items())) or "0"
         lines.append(
             f"| {r.section} | {r.label} | {ms(r.median)} | {ms(min(r.walls))} "
-            f"| {ms(max(r.walls))} | {len(r.walls)} | {ms(r.cpu)} | {r.rss_mib:.1f} MiB "
+            f"| {ms(max(r.walls))} | {len(r.walls)} | {ms(r.cpu)} | {ms(r.wait)} "
+            f"| {statistics.median(r.preempted):g} | {r.rss_mib:.1f} MiB "
             f"| {calls} |"
         )
     return lines
