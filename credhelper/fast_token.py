@@ -90,20 +90,30 @@ _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 # botocore's standard mode; a user who sets AWS_MAX_ATTEMPTS/AWS_RETRY_MODE goes to botocore.
 _MAX_ATTEMPTS = 3
 OPERATION = "GetAuthorizationToken"
+CALLER_IDENTITY = "GetCallerIdentity"
 
 _ssl_context: ssl.SSLContext | None = None
 
 
 class Endpoint:
-    """Where the request goes and how it is signed."""
+    """Where the request goes and how it is signed. ``target``: the JSON protocol's
+    ``X-Amz-Target``; for the query protocol (STS), the operation name."""
 
-    __slots__ = ("host", "port", "region", "scheme", "service", "target")
+    __slots__ = ("host", "port", "protocol", "region", "scheme", "service", "target")
 
     def __init__(
-        self, scheme: str, host: str, port: int | None, region: str, service: str, target: str
+        self,
+        scheme: str,
+        host: str,
+        port: int | None,
+        region: str,
+        service: str,
+        target: str,
+        protocol: str = "json",
     ) -> None:
         self.scheme, self.host, self.port = scheme, host, port
         self.region, self.service, self.target = region, service, target
+        self.protocol = protocol
 
     @property
     def url(self) -> str:
@@ -154,27 +164,15 @@ def endpoint(
         region, service, env_name = registry.region, "ecr", "AWS_ENDPOINT_URL_ECR"
         target = "AmazonEC2ContainerRegistry_V20150921"
     target += "." + operation
-    configured = None
-    if not _truthy(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
-        for var in (env_name, "AWS_ENDPOINT_URL"):
-            if var in env:
-                configured = env[var]
-                break
+    configured = _configured_url(env, env_name)
     if configured is not None:
-        if registry.fips or registry.dualstack or not configured:
+        if registry.fips or registry.dualstack:
             return None  # botocore refuses FIPS/dual-stack with a custom endpoint
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(configured)
-            port = parts.port
-        except ValueError:
+        found = _parse_endpoint_url(configured)
+        if found is None:
             return None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return None
-        if parts.path not in ("", "/") or parts.query or parts.username or parts.fragment:
-            return None
-        return Endpoint(parts.scheme, parts.hostname, port, region, service, target)
+        scheme, host, port = found
+        return Endpoint(scheme, host, port, region, service, target)
     suffixes = _partition(region)
     if suffixes is None:
         return None
@@ -185,6 +183,53 @@ def endpoint(
     else:
         host = f"api.{prefix}.{region}.{dns}"
     return Endpoint("https", host, None, region, service, target)
+
+
+def sts_endpoint(region: str, env: Mapping[str, str], fips: bool = False) -> Endpoint | None:
+    """STS's regional endpoint as botocore resolves it for GetCallerIdentity (or the configured
+    ``AWS_ENDPOINT_URL_STS``/``AWS_ENDPOINT_URL``); None where we would diverge (FIPS, the
+    legacy global endpoint setting, a partition we do not know)."""
+    if fips or "AWS_STS_REGIONAL_ENDPOINTS" in env:
+        return None
+    configured = _configured_url(env, "AWS_ENDPOINT_URL_STS")
+    if configured is not None:
+        found = _parse_endpoint_url(configured)
+        if found is None:
+            return None
+        scheme, host, port = found
+        return Endpoint(scheme, host, port, region, "sts", CALLER_IDENTITY, "query")
+    suffixes = _partition(region)
+    if suffixes is None:
+        return None
+    return Endpoint(
+        "https", f"sts.{region}.{suffixes[0]}", None, region, "sts", CALLER_IDENTITY, "query"
+    )
+
+
+def _configured_url(env: Mapping[str, str], service_var: str) -> str | None:
+    if _truthy(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
+        return None
+    for var in (service_var, "AWS_ENDPOINT_URL"):
+        if var in env:
+            return env[var]
+    return None
+
+
+def _parse_endpoint_url(configured: str) -> tuple[str, str, int | None] | None:
+    if not configured:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(configured)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.username or parts.fragment:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 def _partition(region: str) -> tuple[str, str] | None:
@@ -218,13 +263,15 @@ class _Plan:
 
 
 def _plan(
-    registry: Registry,
+    registry: Registry | None,
     operation: str,
     profile: str | None,
     role_arn: str | None,
     env: Mapping[str, str],
+    where: Endpoint | None = None,
 ) -> _Plan | None:
-    """How to make ``operation`` without botocore, or None when botocore must make it."""
+    """How to make ``operation`` (on ``registry``'s ECR API, or at ``where``) without
+    botocore, or None when botocore must make it."""
     if role_arn or any(var in env for var in _FOREIGN_ENV):
         return None
     bundle = env.get("AWS_CA_BUNDLE")
@@ -233,7 +280,8 @@ def _plan(
     found = static_keys(profile, env)
     if found is None:
         return None
-    where = endpoint(registry, env, operation)
+    if where is None and registry is not None:
+        where = endpoint(registry, env, operation)
     if where is None:
         return None
     _name, keys = found
@@ -309,21 +357,45 @@ def ecr_call(
     profile: str | None = None,
     role_arn: str | None = None,
     env: Mapping[str, str] | None = None,
+    attempts: int | None = None,
 ) -> dict[str, Any] | None:
     """One ECR (or ECR Public) JSON API call, signed here, under the same rules as ``fetch``:
     the parsed answer (JSON as sent: timestamps stay epoch numbers, not botocore's datetimes),
     or None when botocore must make the call. A failure raises the exception botocore's client
     would raise (``ClientError`` with the same code and message, ``EndpointConnectionError``,
     ...), so callers map both paths' errors with the same code. Retries as botocore's standard
-    mode, without ``fetch``'s deadline (a transfer has none)."""
+    mode (``attempts`` in all, default 3), without ``fetch``'s deadline (a transfer has none)."""
     env = os.environ if env is None else env
     plan = _plan(registry, operation, profile, role_arn, env)
     if plan is None:
         return None
     try:
-        return _call(plan, dict(request), env, None)
+        return _call(plan, dict(request), env, None, attempts or _MAX_ATTEMPTS)
     except Exception as exc:
         raise _botocore_error(exc, plan.where, plan.proxy, operation) from None
+
+
+def caller_identity(
+    region: str,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    env: Mapping[str, str] | None = None,
+    fips: bool = False,
+) -> dict[str, Any] | None:
+    """STS ``GetCallerIdentity`` (query protocol) under ``ecr_call``'s rules: ``UserId``,
+    ``Account``, ``Arn`` and ``ResponseMetadata`` as botocore parses them, None when botocore
+    must make the call; failures raise botocore's exceptions."""
+    env = os.environ if env is None else env
+    where = sts_endpoint(region, env, fips)
+    if where is None:
+        return None
+    plan = _plan(None, CALLER_IDENTITY, profile, role_arn, env, where)
+    if plan is None:
+        return None
+    try:
+        return _call(plan, {}, env, None, _MAX_ATTEMPTS)
+    except Exception as exc:
+        raise _botocore_error(exc, plan.where, plan.proxy, CALLER_IDENTITY) from None
 
 
 # -- transport ---------------------------------------------------------------------------------
@@ -436,6 +508,10 @@ def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
     return ctx
 
 
+class _Unparsable(Exception):
+    """A success answer whose XML botocore's parser would refuse (``ResponseParserError``)."""
+
+
 class _Failure(Exception):
     """An HTTP error answer, parsed as botocore's JSON parser does."""
 
@@ -445,13 +521,18 @@ class _Failure(Exception):
 
 
 def _call(
-    plan: _Plan, request: dict[str, Any], env: Mapping[str, str], deadline: float | None
+    plan: _Plan,
+    request: dict[str, Any],
+    env: Mapping[str, str],
+    deadline: float | None,
+    attempts: int = _MAX_ATTEMPTS,
 ) -> dict[str, Any]:
-    import random
-
     from . import __version__, _json, sigv4
 
-    body = _json.dumps_compact(request).encode()
+    if plan.where.protocol == "query":
+        body = f"Action={plan.where.target}&Version=2011-06-15".encode()
+    else:
+        body = _json.dumps_compact(request).encode()
     attempt = 0
     while True:
         attempt += 1
@@ -465,12 +546,14 @@ def _call(
                 or failure.code in _TRANSIENT_CODES
             )
             throttled = failure.code in _THROTTLING or failure.status == 429
-            if not retry or attempt >= _MAX_ATTEMPTS or _too_late(deadline):
+            if not retry or attempt >= attempts or _too_late(deadline):
                 raise
         except (OSError, _http_errors()):
-            if attempt >= _MAX_ATTEMPTS or _too_late(deadline):
+            if attempt >= attempts or _too_late(deadline):
                 raise
             throttled = False
+        import random
+
         base = 1.0 if throttled else 0.05  # botocore standard mode's base scales
         time.sleep(random.random() * min(base * 2 ** (attempt - 1), 20.0))  # noqa: S311
 
@@ -494,9 +577,14 @@ def _send(
     where, proxy = plan.where, plan.proxy
     key, secret, token = plan.keys
 
-    headers = [
-        ("X-Amz-Target", where.target),
-        ("Content-Type", "application/x-amz-json-1.1"),
+    if where.protocol == "query":
+        headers = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
+    else:
+        headers = [
+            ("X-Amz-Target", where.target),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ]
+    headers += [
         ("User-Agent", f"ecrpy/{version} (no botocore)"),
         ("Content-Length", str(len(body))),
     ]
@@ -531,6 +619,8 @@ def _send(
     )
     raw, status = resp.body, resp.status
     got = {k.lower(): v for k, v in resp.headers}
+    if where.protocol == "query":
+        return _query_answer(raw, status, got)
     parsed = _parse_json(raw, _json)
     if status >= 300:
         message = parsed.get("message", parsed.get("Message", ""))
@@ -542,6 +632,30 @@ def _send(
         raise _Failure(status, code, str(message), got)
     parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": got}
     return parsed
+
+
+def _query_answer(raw: bytes, status: int, got: dict[str, str]) -> dict[str, Any]:
+    """GetCallerIdentity's XML as botocore's query parser reads it (its three strings), or
+    its error (``Error/Code`` and ``Message``; an unreadable body: the status code)."""
+    import xml.etree.ElementTree as ET  # an AWS answer (expat: no external entities)
+
+    try:
+        root = ET.fromstring(raw.decode("utf-8", "replace")) if raw else None  # noqa: S314 - botocore parses it with the same parser
+    except ET.ParseError:
+        root = None
+    fields = {}
+    for element in () if root is None else root.iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag in ("UserId", "Account", "Arn", "Code", "Message") and tag not in fields:
+            fields[tag] = element.text or ""
+    if status >= 300:
+        code = fields.get("Code") or str(status)
+        raise _Failure(status, code, fields.get("Message", ""), got)
+    if root is None:
+        raise _Unparsable(raw[:200].decode("utf-8", "replace"))
+    answer: dict[str, Any] = {k: fields[k] for k in ("UserId", "Account", "Arn") if k in fields}
+    answer["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": got}
+    return answer
 
 
 def _parse_json(raw: bytes, _json: Any) -> dict[str, Any]:
@@ -573,6 +687,10 @@ def _botocore_error(
             "ResponseMetadata": {"HTTPStatusCode": exc.status, "HTTPHeaders": exc.headers},
         }
         return be.ClientError(response, operation)  # type: ignore[arg-type]
+    if isinstance(exc, _Unparsable):
+        from botocore.parsers import ResponseParserError
+
+        return ResponseParserError(f"Unable to parse response, invalid XML received: {exc}")
     url = where.url
     if isinstance(exc, ssl.SSLError):
         return be.SSLError(endpoint_url=url, error=exc)

@@ -479,3 +479,56 @@ def test_http_dates_read_as_email_utils_reads_them() -> None:
                   "Sun, 06 Nov 1994 08:49:37 +0000", "Sun, 32 Nov 1994 08:49:37 GMT",
                   "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 8:49 GMT"):  # fmt: skip
         assert fast_token.http_date(other) is None, other
+
+
+# -- STS GetCallerIdentity for the pre-flight ----------------------------------------------------
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"])
+def test_sts_endpoint_is_botocores(region: str) -> None:
+    import botocore.session
+
+    ours = fast_token.sts_endpoint(region, {})
+    client = botocore.session.get_session().create_client(
+        "sts", region_name=region, aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    resolved = client._ruleset_resolver.construct_endpoint(
+        operation_model=client.meta.service_model.operation_model("GetCallerIdentity"),
+        call_args={},
+        request_context={},
+    )
+    assert ours is not None and ours.url == resolved.url + "/"
+    assert fast_token.sts_endpoint(region, {"AWS_STS_REGIONAL_ENDPOINTS": "legacy"}) is None
+    assert fast_token.sts_endpoint(region, {}, fips=True) is None
+    configured = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_STS": "http://s:2"}
+    assert fast_token.sts_endpoint(region, configured).url == "http://s:2/"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fault", [None, "500", "throttle", "accessdenied", "malformed"])
+def test_caller_identity_answers_as_botocore(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, fault: str | None
+) -> None:
+    """The same identity, or the same botocore exception (class, code, message), after the
+    same number of attempts."""
+    import botocore.session
+
+    monkeypatch.setattr(time_module(), "sleep", lambda _s: None)
+    client = botocore.session.get_session().create_client("sts", region_name=MOTO_REGION)
+    results = []
+    for call in (lambda: fast_token.caller_identity(MOTO_REGION), client.get_caller_identity):
+        aws.reset_counts()
+        if fault:
+            aws.set_fault("GetCallerIdentity", fault)
+        try:
+            answer = call()
+            assert answer is not None
+            answer.pop("ResponseMetadata")
+            outcome: Any = answer
+        except Exception as exc:
+            error = getattr(exc, "response", {}).get("Error", {})
+            outcome = (type(exc).__name__, error.get("Code"), error.get("Message"))
+        results.append((outcome, aws.calls("GetCallerIdentity")))
+        aws.clear_faults()
+    assert results[0] == results[1]
+    if fault is None:
+        assert results[0][0]["Account"] == MOTO_ACCOUNT
