@@ -281,3 +281,28 @@ def test_rows_show_waiting_apart_from_cpu(tmp_path: Path) -> None:
     assert len(sleep.preempted) == 3
     table = "\n".join(bc.rows_table(rows))
     assert "| wait | preempted |" in table
+
+
+def test_many_parallel_connections_are_accepted_at_once(tls_proxy: Any) -> None:
+    """A listen backlog of 5 (socketserver's default) dropped the SYNs of a client opening ~15
+    connections at once; each waited ~1 s for the retransmission."""
+    import socket
+    import threading
+    import time
+
+    port = tls_proxy.server_address[1]
+    times: list[float] = []
+
+    def connect() -> None:
+        t = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /__proxy/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            s.recv(100)
+        times.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=connect) for _ in range(40)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(times) == 40 and max(times) < 0.9, sorted(times)[-3:]
