@@ -99,7 +99,29 @@ class Aws:
             for ms in (0, LATENCY_MS)
         }
         self.ca = str(ca_dir / "ca.pem")
+        self._pusher: tuple[str, str] | None = None
         self._seed()
+
+    def pusher(self) -> tuple[str, str]:
+        """Keys of an IAM user allowed ecr:* (created once): a caller whose policies the
+        pre-flight reads (moto's default caller, arn:aws:sts::ACCOUNT:user/moto, is no IAM
+        user, so a check of it makes no IAM call)."""
+        if self._pusher is None:
+            import json
+
+            import boto3
+
+            iam = boto3.client("iam", endpoint_url=self.url, region_name=MOTO_REGION,
+                               aws_access_key_id=TEST_ACCESS_KEY_ID,
+                               aws_secret_access_key=TEST_SECRET_ACCESS_KEY)  # fmt: skip
+            iam.create_user(UserName="bench-pusher")
+            allow = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}
+            policy = {"Version": "2012-10-17", "Statement": [allow]}
+            iam.put_user_policy(UserName="bench-pusher", PolicyName="push",
+                                PolicyDocument=json.dumps(policy))  # fmt: skip
+            key = iam.create_access_key(UserName="bench-pusher")["AccessKey"]
+            self._pusher = (key["AccessKeyId"], key["SecretAccessKey"])
+        return self._pusher
 
     def proxy(self, latency_ms: int = 0) -> str:
         return str(self.proxies[latency_ms].url)
