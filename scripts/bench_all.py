@@ -117,7 +117,10 @@ METHOD = f"""
   certificate from a throwaway CA (`AWS_CA_BUNDLE`/`SSL_CERT_FILE`), waits 0 or {LATENCY_MS} ms
   per request and forwards to moto. Every proxy socket has `TCP_NODELAY`: without it the proxy
   held its answer behind a TLS session ticket until the Go helper's delayed ACK (~40 ms on most
-  cold gets; tests/test_bench_tools.py keeps it fixed). AWS calls are counted by moto.
+  cold gets; tests/test_bench_tools.py keeps it fixed). Its listen backlog is 128: with
+  socketserver's default of 5, the ~15 connections ecrpy's static-key pre-flight opens at once
+  lost SYNs and waited ~1 s for the retransmission (the check row's median went from ~0.5 s
+  to 1.26 s). AWS calls are counted by moto.
 - **Cold get**: both helpers' caches are removed before every run. Static env keys:
   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; credentials file: `AWS_PROFILE` naming a profile
   with keys in `~/.aws/credentials`; assumed role: a profile with `role_arn` + `source_profile`
