@@ -4,7 +4,7 @@ and :class:`RepositoryFacts`, what is known about one repository (the one place 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -133,6 +133,129 @@ def nearest_tags(wanted: str, tags: Iterable[str], n: int = NEAREST) -> list[str
 
     unique = sorted(set(tags) - {wanted}, key=key)
     return unique[:n]
+
+
+def sdk_client(registry: Registry, profile: str | None, role_arn: str | None) -> Any:
+    """botocore's ECR client for this registry's identity; failures in ecrpy's words."""
+    from . import identity, tokens
+
+    try:
+        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+        session = identity.botocore_session(
+            profile=profile, role_arn=role_arn, region=registry.region
+        )
+        return session.create_client(
+            "ecr", region_name=registry.region, config=tokens.client_config(registry)
+        )
+    except EcrpyError:
+        raise
+    except Exception as exc:
+        raise tokens.translate(exc, registry, profile) from None
+
+
+# botocore method -> (ECR operation, blob parameters): the calls a transfer's repository step
+# and the pre-flight make, which fast_token may sign itself. Any other method is botocore's.
+FAST_OPERATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "describe_repositories": ("DescribeRepositories", ()),
+    "describe_images": ("DescribeImages", ()),
+    "describe_pull_through_cache_rules": ("DescribePullThroughCacheRules", ()),
+    "describe_repository_creation_templates": ("DescribeRepositoryCreationTemplates", ()),
+    "get_repository_policy": ("GetRepositoryPolicy", ()),
+    "get_lifecycle_policy": ("GetLifecyclePolicy", ()),
+    "list_tags_for_resource": ("ListTagsForResource", ()),
+    "get_authorization_token": ("GetAuthorizationToken", ()),
+    "batch_get_image": ("BatchGetImage", ()),
+    "batch_check_layer_availability": ("BatchCheckLayerAvailability", ()),
+    "get_download_url_for_layer": ("GetDownloadUrlForLayer", ()),
+    "initiate_layer_upload": ("InitiateLayerUpload", ()),
+    "upload_layer_part": ("UploadLayerPart", ("layerPartBlob",)),
+    "complete_layer_upload": ("CompleteLayerUpload", ()),
+    "put_image": ("PutImage", ()),
+}
+
+
+class FastClient:
+    """An ECR client whose ``FAST_OPERATIONS`` go through ``fast_token.ecr_call`` (static keys:
+    no botocore import, ~130 ms, and no model loading) wherever ``fast_token`` may make the
+    call, with botocore's errors; every other method, and every call where it may not, goes to
+    botocore's client, made on first use by ``make_sdk`` (default: ``sdk_client``). Answers
+    are the JSON ECR sent: timestamps stay epoch numbers (nothing that reads them uses this).
+    ``attempts``: in all, as botocore's ``total_max_attempts`` (default: its standard 3)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        profile: str | None,
+        role_arn: str | None,
+        attempts: int | None = None,
+        make_sdk: Callable[[], Any] | None = None,
+    ) -> None:
+        self.registry, self.profile, self.role_arn = registry, profile, role_arn
+        self.attempts = attempts
+        self._make_sdk = make_sdk or (lambda: sdk_client(registry, profile, role_arn))
+        self._sdk: Any = None
+
+    def sdk(self) -> Any:
+        if self._sdk is None:
+            self._sdk = self._make_sdk()
+        return self._sdk
+
+    def _call(self, method: str, kwargs: dict[str, Any]) -> Any:
+        if self._sdk is None:
+            from . import fast_token
+
+            operation, blobs = FAST_OPERATIONS[method]
+            request = dict(kwargs)
+            for name in blobs:
+                if isinstance(request.get(name), (bytes, bytearray)):
+                    import base64
+
+                    request[name] = base64.b64encode(request[name]).decode("ascii")
+            resp = fast_token.ecr_call(
+                self.registry, operation, request, self.profile, self.role_arn,
+                attempts=self.attempts,
+            )  # fmt: skip
+            if resp is not None:
+                return resp
+        return getattr(self.sdk(), method)(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in FAST_OPERATIONS:
+            return lambda **kwargs: self._call(name, kwargs)
+        return getattr(self.sdk(), name)
+
+
+class FastSts:
+    """STS for the pre-flight: ``get_caller_identity`` through ``fast_token.caller_identity``
+    where it may make the call, botocore's client (``make_sdk``, on first use) otherwise."""
+
+    def __init__(
+        self,
+        region: str,
+        profile: str | None,
+        role_arn: str | None,
+        fips: bool,
+        make_sdk: Callable[[], Any],
+    ) -> None:
+        self.region, self.profile, self.role_arn, self.fips = region, profile, role_arn, fips
+        self._make_sdk = make_sdk
+        self._sdk: Any = None
+
+    def get_caller_identity(self) -> Any:
+        if self._sdk is None:
+            from . import fast_token
+
+            resp = fast_token.caller_identity(
+                self.region, self.profile, self.role_arn, fips=self.fips
+            )
+            if resp is not None:
+                return resp
+        return self.__getattr__("get_caller_identity")()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._sdk is None:
+            self._sdk = self._make_sdk()
+        return getattr(self._sdk, name)
 
 
 class Ecr:

@@ -514,19 +514,10 @@ def _immutable(ref: ImageRef) -> RefusedError:
 
 
 def _ecr(reg: Registry, ref: ImageRef, profile: str | None, role_arn: str | None) -> Ecr:
-    from . import identity, tokens
+    from .ecr_repository import FastClient
 
-    try:
-        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
-        session = identity.botocore_session(profile=profile, role_arn=role_arn, region=reg.region)
-        client = session.create_client(
-            "ecr", region_name=reg.region, config=tokens.client_config(reg)
-        )
-    except EcrpyError:
-        raise
-    except Exception as exc:
-        raise tokens.translate(exc, reg, profile) from None
-    return Ecr(client, reg, ref.repository, profile)
+    # DescribeRepositories/DescribeImages without botocore where fast_token may make them.
+    return Ecr(FastClient(reg, profile, role_arn), reg, ref.repository, profile)
 
 
 def _check_kms_key(reg: Registry, key: str, profile: str | None, role_arn: str | None) -> None:

@@ -58,7 +58,13 @@ def run(measures: list[Measure], args: Args) -> tuple[list[Section], dict[str, s
         aws = Aws(tmp)
         try:
             for measure in measures:
-                sections.append(measure(aws, tmp, args))
+                at_start = loadavg()
+                section = measure(aws, tmp, args)
+                section.notes.append(
+                    f"Load average (1/5/15 min) at this section's start: {at_start}; "
+                    f"at its end: {loadavg()}."
+                )
+                sections.append(section)
         finally:
             aws.stop()
     load["end"] = loadavg()
@@ -111,12 +117,29 @@ METHOD = f"""
   certificate from a throwaway CA (`AWS_CA_BUNDLE`/`SSL_CERT_FILE`), waits 0 or {LATENCY_MS} ms
   per request and forwards to moto. Every proxy socket has `TCP_NODELAY`: without it the proxy
   held its answer behind a TLS session ticket until the Go helper's delayed ACK (~40 ms on most
-  cold gets; tests/test_bench_tools.py keeps it fixed). AWS calls are counted by moto.
+  cold gets; tests/test_bench_tools.py keeps it fixed). Its listen backlog is 128: with
+  socketserver's default of 5, the ~15 connections ecrpy's static-key pre-flight opens at once
+  lost SYNs and waited ~1 s for the retransmission (the check row's median went from ~0.5 s
+  to 1.26 s). AWS calls are counted by moto.
 - **Cold get**: both helpers' caches are removed before every run. Static env keys:
   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; credentials file: `AWS_PROFILE` naming a profile
   with keys in `~/.aws/credentials`; assumed role: a profile with `role_arn` + `source_profile`
   (AssumeRole + GetAuthorizationToken); web identity: `AWS_ROLE_ARN` +
   `AWS_WEB_IDENTITY_TOKEN_FILE` (AssumeRoleWithWebIdentity + GetAuthorizationToken).
+- **Waiting** (columns *wait* = median of wall - CPU per run, *preempted* = median of
+  involuntary context switches, both from `wait4`): on an idle machine *wait* is I/O (AWS
+  through the proxy, the engine). Under load it is mostly time spent runnable but not running,
+  which grows with a command's CPU time and shows as many preemptions; compare ratios with
+  the CPU ratio next to them and the section's load average. Checked for issue 13 (ecrpy's
+  cold get waited ~100 ms more than its CPU in a run at load 5-7): `strace -f -tt` of a cold
+  static-key get shows one connection to the proxy's IP (no DNS lookup), `TCP_NODELAY` set,
+  no sleep, no lock wait, a single-file CA bundle, and only two blocking waits, for the
+  proxy's TLS answer (~1 ms) and for moto's (~4 ms). Paired, at load ~1.7: ecrpy wall - CPU
+  10 ms, Go 7 ms; with 5 busy loops added: 241 and 55 ms, the ratio unchanged (4.98 x then
+  4.86 x). The waiting was the machine's other work, not ecrpy, the proxy or this harness.
+- **`ecrpy --help`**: the 3.50 x of the earlier run was that code's (its `--help` imported
+  `dataclasses`, 13.5 MiB peak; now 10.7 MiB) times load (its CPU rose 2 x, `python -c pass`'s
+  1.2 x); this harness measured 2.19 x at load 1.5, the same as timing by hand (2.18 x).
 - **Push/pull**: `scripts/bench_push.py`'s docstring.
 """
 

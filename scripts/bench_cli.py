@@ -4,7 +4,6 @@ pass``, and ``ecrpy check push`` with +50 ms per AWS request. Run alone:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -23,8 +22,6 @@ from bench_common import (
     paired,
     ratio_target,
 )
-
-from tests.support import MOTO_REGION, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
 
 HELP_LIMIT = 2.5
 CHECK_LIMIT_S = 1.0
@@ -48,7 +45,7 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
     ]
     rows = [floor, help_, version]
     c = World(tmp, "check", aws.proxy(LATENCY_MS), aws.ca)
-    c.env.update(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), _pusher(aws), strict=True))
+    c.env.update(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), aws.pusher(), strict=True))
     image = f"{HOST}/bench/app:latest"
     (check,) = paired(
         f"check, +{LATENCY_MS} ms",
@@ -65,22 +62,6 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
                ms(check.median), check.median <= CHECK_LIMIT_S)
     )  # fmt: skip
     return Section("The ecrpy command", rows, targets)
-
-
-def _pusher(aws: Aws) -> tuple[str, str]:
-    """An IAM user allowed ecr:* (so the check has an identity whose policies it can read)."""
-    import boto3
-
-    iam = boto3.client("iam", endpoint_url=aws.url, region_name=MOTO_REGION,
-                       aws_access_key_id=TEST_ACCESS_KEY_ID,
-                       aws_secret_access_key=TEST_SECRET_ACCESS_KEY)  # fmt: skip
-    iam.create_user(UserName="bench-pusher")
-    policy = {"Version": "2012-10-17",
-              "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}  # fmt: skip
-    iam.put_user_policy(UserName="bench-pusher", PolicyName="push",
-                        PolicyDocument=json.dumps(policy))  # fmt: skip
-    key = iam.create_access_key(UserName="bench-pusher")["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 if __name__ == "__main__":

@@ -99,7 +99,29 @@ class Aws:
             for ms in (0, LATENCY_MS)
         }
         self.ca = str(ca_dir / "ca.pem")
+        self._pusher: tuple[str, str] | None = None
         self._seed()
+
+    def pusher(self) -> tuple[str, str]:
+        """Keys of an IAM user allowed ecr:* (created once): a caller whose policies the
+        pre-flight reads (moto's default caller, arn:aws:sts::ACCOUNT:user/moto, is no IAM
+        user, so a check of it makes no IAM call)."""
+        if self._pusher is None:
+            import json
+
+            import boto3
+
+            iam = boto3.client("iam", endpoint_url=self.url, region_name=MOTO_REGION,
+                               aws_access_key_id=TEST_ACCESS_KEY_ID,
+                               aws_secret_access_key=TEST_SECRET_ACCESS_KEY)  # fmt: skip
+            iam.create_user(UserName="bench-pusher")
+            allow = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}
+            policy = {"Version": "2012-10-17", "Statement": [allow]}
+            iam.put_user_policy(UserName="bench-pusher", PolicyName="push",
+                                PolicyDocument=json.dumps(policy))  # fmt: skip
+            key = iam.create_access_key(UserName="bench-pusher")["AccessKey"]
+            self._pusher = (key["AccessKeyId"], key["SecretAccessKey"])
+        return self._pusher
 
     def proxy(self, latency_ms: int = 0) -> str:
         return str(self.proxies[latency_ms].url)
@@ -229,6 +251,14 @@ class Row:
     cpus: list[float] = field(default_factory=list)  # seconds, user + sys
     rss_kb: list[int] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)
+    preempted: list[int] = field(default_factory=list)  # involuntary context switches
+
+    @property
+    def wait(self) -> float:
+        """Median of (wall - CPU) per run: time neither on a CPU nor counted as CPU. On an idle
+        machine that is I/O (AWS, the engine); under load it is mostly run-queue time, which
+        shows as many involuntary context switches (``preempted``)."""
+        return statistics.median(w - c for w, c in zip(self.walls, self.cpus, strict=True))
 
     @property
     def median(self) -> float:
@@ -244,7 +274,13 @@ class Row:
 
 
 def run_once(cmd: Cmd, out: Path) -> tuple[float, float, int]:
-    """(wall s, CPU s, peak RSS KiB) of one run; InfraError when the answer is wrong.
+    """(wall s, CPU s, peak RSS KiB) of one run; InfraError when the answer is wrong."""
+    return run_sample(cmd, out)[:3]
+
+
+def run_sample(cmd: Cmd, out: Path) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, peak RSS KiB, involuntary context switches) of one run; InfraError when
+    the answer is wrong.
 
     Peak RSS comes from ``/usr/bin/time``: Linux carries a process's RSS high-water mark across
     exec, so a child forked (or vforked) straight from this ~100 MiB process would report this
@@ -268,7 +304,7 @@ def run_once(cmd: Cmd, out: Path) -> tuple[float, float, int]:
     if proc.returncode != 0 or (cmd.expect is not None and cmd.expect.encode() not in text):
         raise InfraError(f"{cmd.label}: exit {proc.returncode}, output {text[-400:]!r}")
     rss = int(rss_file.read_text().split()[-1])
-    return wall, usage.ru_utime + usage.ru_stime, rss
+    return wall, usage.ru_utime + usage.ru_stime, rss, usage.ru_nivcsw
 
 
 def paired(
@@ -288,7 +324,7 @@ def paired(
         for cmd, row in order if i % 2 == 0 else reversed(order):
             if aws is not None:
                 aws.server.reset_counts()
-            wall, cpu, rss = run_once(cmd, out)
+            wall, cpu, rss, preempted = run_sample(cmd, out)
             if aws is not None:
                 for op, n in aws.server.counts().items():
                     row.calls[op] = row.calls.get(op, 0) + n
@@ -296,6 +332,7 @@ def paired(
                 row.walls.append(wall)
                 row.cpus.append(cpu)
                 row.rss_kb.append(rss)
+                row.preempted.append(preempted)
     for row in rows:
         log(f"{section}: {row.label}: median {ms(row.median)} over {len(row.walls)} runs")
     return rows
@@ -334,14 +371,16 @@ def ratio_target(row: str, limit: float, a: Row, b: Row, b_name: str) -> Target:
 
 def rows_table(rows: Sequence[Row]) -> list[str]:
     lines = [
-        "| measurement | command | median | min | max | runs | CPU median | peak RSS | AWS calls |",
-        "|---|---|--:|--:|--:|--:|--:|--:|---|",
+        "| measurement | command | median | min | max | runs | CPU median | wait | preempted "
+        "| peak RSS | AWS calls |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in rows:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(r.calls.items())) or "0"
         lines.append(
             f"| {r.section} | {r.label} | {ms(r.median)} | {ms(min(r.walls))} "
-            f"| {ms(max(r.walls))} | {len(r.walls)} | {ms(r.cpu)} | {r.rss_mib:.1f} MiB "
+            f"| {ms(max(r.walls))} | {len(r.walls)} | {ms(r.cpu)} | {ms(r.wait)} "
+            f"| {statistics.median(r.preempted):g} | {r.rss_mib:.1f} MiB "
             f"| {calls} |"
         )
     return lines

@@ -5,7 +5,10 @@ scripts/bench_push.py``.
 All on 127.0.0.1 (tests/support's servers): moto in-process, docker-registry with moto's token
 as password and mapped to moto's account through an ecrpy alias, a private dockerd, one imported
 image (one layer, 5 MB) pushed once untimed, so each timed push is a re-push ("Layer already
-exists" + manifest) and each pull is "Image is up to date". ``docker push``/``pull`` (CLI 28.x)
+exists" + manifest) and each pull is "Image is up to date". ``ecrpy push``/``pull`` run twice
+with the pre-flight: as moto's default caller (``arn:aws:sts::ACCOUNT:user/moto``, no IAM
+user: nothing to read in IAM) and as an IAM user (``Aws.pusher``), whose policies the pre-flight
+reads and simulates, as for most real callers. ``docker push``/``pull`` (CLI 28.x)
 authenticate through ``credHelpers`` -> docker-credential-ecrpy (a cache hit). moto answers in
 about a millisecond, so the pre-flight's cost here is mostly CPU. Also reported: where ``ecrpy
 push --no-check`` spends its start (``python -X importtime``, largest cumulative imports).
@@ -61,22 +64,26 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
         _mirror_to_moto(aws, registry.url, "bench", "v1")
         rows: list[Row] = []
         targets: list[Target] = []
+        user = _as_iam_user(w, aws)
         for op in ("push", "pull"):
-            base, no_check, check = paired(
+            base, no_check, check, check_user = paired(
                 f"{op}, 5 MB, already there",
                 [
                     Cmd(f"docker {op}", ["docker", op, "-q", image], w, stdin=False, expect=None),
                     Cmd(f"ecrpy {op} --no-check", [str(CLI), op, "-q", "--no-check", image], w,
                         stdin=False, expect=None),
                     Cmd(f"ecrpy {op}", [str(CLI), op, "-q", image], w, stdin=False, expect=None),
+                    Cmd(f"ecrpy {op}, an IAM user", [str(CLI), op, "-q", image], user,
+                        stdin=False, expect=None),
                 ],
                 args.push_runs,
                 warmup=1,
                 aws=aws,
                 tmp=tmp,
             )  # fmt: skip
-            rows += [base, no_check, check]
-            for row, limit in ((no_check, LIMIT_NO_CHECK_S), (check, LIMIT_CHECK_S)):
+            rows += [base, no_check, check, check_user]
+            for row, limit in ((no_check, LIMIT_NO_CHECK_S), (check, LIMIT_CHECK_S),
+                               (check_user, LIMIT_CHECK_S)):  # fmt: skip
                 extra = row.median - base.median
                 paired_extra = statistics.median(
                     a - b for a, b in zip(row.walls, base.walls, strict=True)
@@ -109,6 +116,17 @@ def _world(tmp: Path, aws: Aws, registry: str, docker_host: str) -> World:
     )
     w.env.update({"DOCKER_HOST": docker_host, "AWS_ENDPOINT_URL": aws.url})
     return w
+
+
+def _as_iam_user(w: World, aws: Aws) -> World:
+    """The same world with an IAM user's keys (``Aws.pusher``): its pre-flight reads the
+    user's IAM policies and simulates them, as it would for most real callers."""
+    import copy
+
+    user = copy.copy(w)
+    user.env = dict(w.env)
+    user.env.update(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), aws.pusher(), strict=True))
+    return user
 
 
 def _mirror_to_moto(aws: Aws, registry_url: str, repo: str, tag: str) -> None:

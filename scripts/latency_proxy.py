@@ -11,7 +11,9 @@ Two ways in, served on the same port:
   TLS with a certificate for that host signed by the CA, and forwards each request inside the
   tunnel as plain HTTP to moto, keeping the ``Host`` header (moto dispatches on it).
 
-Every socket the proxy opens or accepts has ``TCP_NODELAY`` set. Without it a client such as AWS's
+Its listen backlog is 128 (socketserver's default of 5 made parallel clients' connections
+wait ~1 s for a SYN retransmission). Every socket the proxy opens or accepts has ``TCP_NODELAY``
+set. Without it a client such as AWS's
 Go helper waited ~40 ms per cold request: after the TLS 1.3 handshake the server writes two
 session tickets as separate small segments, Nagle's algorithm holds the second one and the
 response behind the unacknowledged first, and the client delays its ACK (Linux: ~40 ms) because
@@ -188,6 +190,9 @@ def _write_private(path: str, data: bytes) -> None:
 class ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a client opening more connections at once
+    # (ecrpy's pre-flight sends ~15 calls in parallel) had SYNs dropped and retried after 1 s.
+    request_queue_size = 128
 
     def __init__(
         self,

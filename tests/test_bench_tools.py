@@ -281,3 +281,47 @@ def test_paired_runs_interleave_alternately_and_check_every_answer(tmp_path: Pat
     assert [len(r.walls) for r in rows] == [3, 3] and all(r.rss_kb for r in rows)
     with pytest.raises(bc.InfraError, match="B: exit 0"):
         bc.paired("t", [cmd("A"), cmd("B", "never printed")], runs=1, warmup=0, tmp=tmp_path)
+
+
+def test_rows_show_waiting_apart_from_cpu(tmp_path: Path) -> None:
+    """wait = wall - CPU per run: a command that sleeps 0.2 s waits ~0.2 s and uses little CPU;
+    one that spins for 0.2 s waits little (on a machine that is not overloaded)."""
+    if not os.path.exists("/usr/bin/time"):
+        pytest.skip("/usr/bin/time not installed")
+    bc = _load_bench_common()
+    world = bc.World(tmp_path, "wait")
+    code = {"sleep": "import time; time.sleep(0.2)",
+            "spin": "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.2: pass"}  # fmt: skip
+    rows = bc.paired("t", [bc.Cmd(n, [sys.executable, "-c", c], world, stdin=False, expect=None)
+                           for n, c in code.items()], runs=3, warmup=0, tmp=tmp_path)  # fmt: skip
+    sleep, spin = rows
+    assert sleep.wait >= 0.18 and sleep.cpu < 0.1
+    assert spin.cpu >= 0.19 and spin.wait < sleep.wait
+    assert len(sleep.preempted) == 3
+    table = "\n".join(bc.rows_table(rows))
+    assert "| wait | preempted |" in table
+
+
+def test_many_parallel_connections_are_accepted_at_once(tls_proxy: Any) -> None:
+    """A listen backlog of 5 (socketserver's default) dropped the SYNs of a client opening ~15
+    connections at once; each waited ~1 s for the retransmission."""
+    import socket
+    import threading
+    import time
+
+    port = tls_proxy.server_address[1]
+    times: list[float] = []
+
+    def connect() -> None:
+        t = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /__proxy/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            s.recv(100)
+        times.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=connect) for _ in range(40)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(times) == 40 and max(times) < 0.9, sorted(times)[-3:]

@@ -365,3 +365,11 @@ def test_a_commands_help_imports_only_that_command() -> None:
     assert "credhelper.cli.cache" in loaded
     assert not loaded & {"credhelper.cli.check", "credhelper.cli.doctor", "boto3", "botocore",
                          "docker", "rich", "keyring"}
+
+
+@pytest.mark.parametrize("args", [["--version"], ["version"]])
+def test_version_imports_no_argparse(args: list[str]) -> None:
+    """``ecrpy --version`` answers before any parser exists (argparse, re, gettext: ~6 ms);
+    ``--help`` needs argparse, which shows the measurement sees it."""
+    assert "argparse" not in _imports(*args)
+    assert "argparse" in _imports("--help")

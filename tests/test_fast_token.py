@@ -3,6 +3,7 @@ answers and errors as the botocore path, and no botocore import on the way."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -303,3 +304,231 @@ def test_static_key_cold_get_imports_no_botocore(
     else:
         assert heavy == set()
     assert aws.calls(GAT) == 1
+
+
+# -- the repository step's ECR calls (ecr_repository.FastClient) --------------------------------
+
+ECR_FAULTS = [None, "500", "throttle", "accessdenied", "malformed"]
+
+
+def _repo_outcomes(ecr: Any) -> dict[str, Any]:
+    """What the repository step learns through ``Ecr``: the repository facts it reads, whether
+    the tags exist, or the error (class and words)."""
+    out: dict[str, Any] = {}
+    for name, call in (
+        ("describe", ecr.describe),
+        ("tag v1", lambda: ecr.image_exists("v1", None)),
+        ("tag missing", lambda: ecr.image_exists("nope", None)),
+    ):
+        try:
+            value = call()
+        except (EcrpyError, PermissionError) as exc:
+            value = ("error", type(exc).__name__, str(exc), str(getattr(exc, "hint", "")))
+        if isinstance(value, dict):
+            value = {k: value.get(k) for k in ("repositoryName", "imageTagMutability",
+                                               "encryptionConfiguration", "registryId")}  # fmt: skip
+        out[name] = value
+    return out
+
+
+@pytest.fixture
+def repository(aws: AwsServer) -> Iterator[str]:
+    import boto3
+
+    from tests.support import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+
+    ecr = boto3.client("ecr", endpoint_url=aws.url, region_name=MOTO_REGION,
+                       aws_access_key_id=TEST_ACCESS_KEY_ID,
+                       aws_secret_access_key=TEST_SECRET_ACCESS_KEY)  # fmt: skip
+    name = "fast/app"
+    ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                   "digest": "sha256:" + "0" * 64},
+        "layers": [],
+    })  # fmt: skip
+    ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag="v1")
+    yield name
+    ecr.delete_repository(repositoryName=name, force=True)
+
+
+@pytest.mark.parametrize("fault", ECR_FAULTS)
+@pytest.mark.parametrize("repo", ["fast/app", "fast/missing"])
+def test_repository_step_calls_answer_alike(
+    aws: AwsServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    repository: str,
+    fault: str | None,
+    repo: str,
+) -> None:
+    """DescribeRepositories and DescribeImages through fast_token and through botocore's
+    client: the same facts, the same errors in the same words, the same number of attempts."""
+    from credhelper.ecr_repository import Ecr, FastClient, sdk_client
+
+    monkeypatch.setattr(time_module(), "sleep", lambda _s: None)
+    registry = _registry()
+    results = []
+    for fast in (True, False):
+        aws.reset_counts()
+        if fault:
+            aws.set_fault("DescribeRepositories", fault)
+            aws.set_fault("DescribeImages", fault)
+        client: Any = FastClient(registry, None, None) if fast else sdk_client(registry, None, None)
+        outcome = _repo_outcomes(Ecr(client, registry, repo, None))
+        if fast:
+            assert client._sdk is None  # botocore was never needed
+        results.append((outcome, aws.calls("DescribeRepositories"), aws.calls("DescribeImages")))
+        aws.clear_faults()
+    assert results[0] == results[1]
+    if fault is None and repo == repository:
+        assert results[0][0]["describe"]["imageTagMutability"] == "IMMUTABLE"
+        assert results[0][0]["tag v1"] is True and results[0][0]["tag missing"] is False
+    if fault in ("500", "throttle"):
+        assert results[0][1] == fast_token._MAX_ATTEMPTS
+
+
+def test_repository_answer_is_botocores_json(
+    aws: AwsServer, env: dict[str, str], repository: str
+) -> None:
+    """The raw answers match botocore's parsed ones, timestamps aside (epoch numbers here)."""
+    import datetime
+
+    from credhelper.ecr_repository import sdk_client
+
+    registry = _registry()
+    request = {"repositoryNames": [repository], "registryId": MOTO_ACCOUNT}
+    fast = fast_token.ecr_call(registry, "DescribeRepositories", request)
+    slow = sdk_client(registry, None, None).describe_repositories(**request)
+    assert fast is not None
+    for answer in (fast, slow):
+        answer.pop("ResponseMetadata")
+    (slow_repo,) = slow["repositories"]
+    created = slow_repo.pop("createdAt")
+    assert isinstance(created, datetime.datetime)
+    assert fast["repositories"][0].pop("createdAt") == pytest.approx(created.timestamp())
+    assert fast == slow
+
+
+def test_repository_step_leaves_other_identities_to_botocore(
+    aws: AwsServer, env: dict[str, str], repository: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credhelper.ecr_repository import Ecr, FastClient
+
+    registry = _registry()
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")  # a setting only botocore implements
+    client = FastClient(registry, None, None)
+    assert Ecr(client, registry, repository, None).image_exists("v1", None) is True
+    assert client._sdk is not None and aws.calls("DescribeImages") == 1
+
+
+PROXY_ENVS = [
+    {},
+    {"HTTPS_PROXY": "http://p:3128"},
+    {"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:2"},
+    {"HTTPS_PROXY": "http://upper:2", "https_proxy": ""},
+    {"HTTP_PROXY": "http://h:1", "REQUEST_METHOD": "GET", "http_proxy": ""},
+    {"HTTP_PROXY": "http://h:1", "REQUEST_METHOD": "GET"},
+    {"https_proxy": "p:8080", "no_proxy": "*"},
+    {"HTTPS_PROXY": "http://p:1", "NO_PROXY": " .amazonaws.com , other"},
+    {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "API.ECR.us-east-1.amazonaws.com"},
+    {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com,127.0.0.1:8443"},
+    {"HTTPS_PROXY": "http://p:1", "no_proxy": "ecr.us-east-1.amazonaws.com:443"},
+    {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "azonaws.com"},
+]
+PROXY_HOSTS = ["api.ecr.us-east-1.amazonaws.com", "127.0.0.1:8443", "127.0.0.1", "e:",
+               "Example.COM:80", "[::1]:443", "a:b:c"]  # fmt: skip
+
+
+@pytest.mark.parametrize("proxy_env", PROXY_ENVS)
+def test_proxy_settings_read_as_urllib_reads_them(
+    proxy_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fast_token's own reading of *_proxy/NO_PROXY (it must not import urllib.request) is
+    urllib.request's, which botocore uses."""
+    import urllib.request
+
+    for key in list(os.environ):
+        if key.lower().endswith("_proxy") or key == "REQUEST_METHOD":
+            monkeypatch.delenv(key)
+    for key, value in proxy_env.items():
+        monkeypatch.setenv(key, value)
+    theirs = urllib.request.getproxies_environment()  # type: ignore[attr-defined]
+    ours = fast_token.environment_proxies(os.environ)
+    assert ours == theirs
+    for host in PROXY_HOSTS:
+        expected = urllib.request.proxy_bypass_environment(host, theirs)  # type: ignore[attr-defined]
+        assert fast_token.bypasses_proxy(host, ours) == bool(expected), host
+
+
+def test_http_dates_read_as_email_utils_reads_them() -> None:
+    """fast_token.http_date (no email.utils import on the cold path) against the reading
+    tokens._lifetime_start does, over many instants; other formats are left to it (None)."""
+    import random
+    from email.utils import formatdate, parsedate_to_datetime
+
+    rng = random.Random(13)
+    instants = [0, 951782400, 951868800, 4107542399, 1_700_000_000]  # 29 Feb 2000, ...
+    instants += [rng.randrange(0, 4_102_444_800) for _ in range(2000)]
+    for t in instants:
+        text = formatdate(t, usegmt=True)
+        assert fast_token.http_date(text) == parsedate_to_datetime(text).timestamp(), text
+    for other in ("", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+                  "Sun, 06 Nov 1994 08:49:37 +0000", "Sun, 32 Nov 1994 08:49:37 GMT",
+                  "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 8:49 GMT"):  # fmt: skip
+        assert fast_token.http_date(other) is None, other
+
+
+# -- STS GetCallerIdentity for the pre-flight ----------------------------------------------------
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"])
+def test_sts_endpoint_is_botocores(region: str) -> None:
+    import botocore.session
+
+    ours = fast_token.sts_endpoint(region, {})
+    client = botocore.session.get_session().create_client(
+        "sts", region_name=region, aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    resolved = client._ruleset_resolver.construct_endpoint(
+        operation_model=client.meta.service_model.operation_model("GetCallerIdentity"),
+        call_args={},
+        request_context={},
+    )
+    assert ours is not None and ours.url == resolved.url + "/"
+    assert fast_token.sts_endpoint(region, {"AWS_STS_REGIONAL_ENDPOINTS": "legacy"}) is None
+    assert fast_token.sts_endpoint(region, {}, fips=True) is None
+    configured = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_STS": "http://s:2"}
+    assert fast_token.sts_endpoint(region, configured).url == "http://s:2/"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("fault", [None, "500", "throttle", "accessdenied", "malformed"])
+def test_caller_identity_answers_as_botocore(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, fault: str | None
+) -> None:
+    """The same identity, or the same botocore exception (class, code, message), after the
+    same number of attempts."""
+    import botocore.session
+
+    monkeypatch.setattr(time_module(), "sleep", lambda _s: None)
+    client = botocore.session.get_session().create_client("sts", region_name=MOTO_REGION)
+    results = []
+    for call in (lambda: fast_token.caller_identity(MOTO_REGION), client.get_caller_identity):
+        aws.reset_counts()
+        if fault:
+            aws.set_fault("GetCallerIdentity", fault)
+        try:
+            answer = call()
+            assert answer is not None
+            answer.pop("ResponseMetadata")
+            outcome: Any = answer
+        except Exception as exc:
+            error = getattr(exc, "response", {}).get("Error", {})
+            outcome = (type(exc).__name__, error.get("Code"), error.get("Message"))
+        results.append((outcome, aws.calls("GetCallerIdentity")))
+        aws.clear_faults()
+    assert results[0] == results[1]
+    if fault is None:
+        assert results[0][0]["Account"] == MOTO_ACCOUNT

@@ -16,7 +16,6 @@ but one line with the cause and the fix, as every other error, without the usage
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from .. import __version__
@@ -24,19 +23,27 @@ from ..errors import EcrpyError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterator, Sequence
     from typing import Any, NoReturn
 
 # name, module under credhelper.cli, one-line summary (shown by ``ecrpy --help``; the module's
 # own parser repeats it, which tests/test_cli_conventions.py checks). Order is --help's order.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("configure", "configure", "add (or --remove) ecrpy's credHelpers/credsStore entries in "
-     "docker's config.json"),
+    (
+        "configure",
+        "configure",
+        "add (or --remove) ecrpy's credHelpers/credsStore entries in docker's config.json",
+    ),
     ("whoami", "whoami", "the AWS identity (and cached token) ecrpy would use"),
     ("doctor", "doctor", "check docker config, PATH, engine, identity, cache and registries"),
     ("cache", "cache", "list or clear cached ECR tokens"),
-    ("check", "check", "will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied/refused, "
-     "4 undetermined, 5 repository missing)"),
+    (
+        "check",
+        "check",
+        "will a push/pull of IMAGE be allowed? (exit 0 allowed, 3 denied/refused, "
+        "4 undetermined, 5 repository missing)",
+    ),
     ("push", "transfer", "docker push to ECR with in-process auth and a permission pre-flight"),
     ("pull", "transfer", "docker pull from ECR with in-process auth and a permission pre-flight"),
     ("policy", "policy", "work with IAM policies offline"),
@@ -61,7 +68,8 @@ AWS_ENV = (
     "AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONTAINER_CREDENTIALS_FULL_URI "
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) "
     "AWS_CA_BUNDLE AWS_ENDPOINT_URL(_ECR|_ECR_PUBLIC|_STS) AWS_IGNORE_CONFIGURED_ENDPOINT_URLS "
-    "AWS_USE_FIPS_ENDPOINT AWS_USE_DUALSTACK_ENDPOINT AWS_MAX_ATTEMPTS AWS_RETRY_MODE "
+    "AWS_USE_FIPS_ENDPOINT AWS_USE_DUALSTACK_ENDPOINT AWS_STS_REGIONAL_ENDPOINTS "
+    "AWS_MAX_ATTEMPTS AWS_RETRY_MODE "
     "AWS_EC2_METADATA_DISABLED HTTPS_PROXY NO_PROXY"
 )
 
@@ -77,26 +85,40 @@ class _Run:
 _RUN = _Run()
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with ecrpy's usage errors: the failing (sub-)command's usage, a "did you mean"
-    for a misspelt choice, exit 2, and the JSON error document under --json."""
+_PARSER_CLASS: type[argparse.ArgumentParser] | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _formatter)  # sub-parsers too: no shutil import
-        super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> NoReturn:
-        message += _did_you_mean(self, message)
-        self.print_usage(sys.stderr)
-        if _RUN.json:
-            from ..report_json import error_document
+def _parser_class() -> type[argparse.ArgumentParser]:
+    """ecrpy's ArgumentParser, defined on first use: ``ecrpy --version`` never imports
+    argparse (~6 ms, with re and gettext)."""
+    global _PARSER_CLASS
+    if _PARSER_CLASS is not None:
+        return _PARSER_CLASS
+    import argparse
 
-            print(error_document(UsageError(message), command=_RUN.command))
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    class Parser(argparse.ArgumentParser):
+        """argparse with ecrpy's usage errors: the failing (sub-)command's usage, a "did you mean"
+        for a misspelt choice, exit 2, and the JSON error document under --json."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("formatter_class", _formatter)  # sub-parsers too: no shutil import
+            super().__init__(*args, **kwargs)
+
+        def error(self, message: str) -> NoReturn:
+            message += _did_you_mean(self, message)
+            self.print_usage(sys.stderr)
+            if _RUN.json:
+                from ..report_json import error_document
+
+                print(error_document(UsageError(message), command=_RUN.command))
+            self.exit(2, f"{self.prog}: error: {message}\n")
+
+    _PARSER_CLASS = Parser
+    return Parser
 
 
 def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
-    """"; did you mean 'cache'?" when ``message`` is argparse's invalid-choice error and a
+    """ "; did you mean 'cache'?" when ``message`` is argparse's invalid-choice error and a
     choice of ``parser`` is close to what was typed."""
     marker = "invalid choice: "
     if marker not in message:
@@ -143,8 +165,11 @@ def _epilog() -> str:
             line = "   "
         line += " " + name
     lines.append(line)
-    lines += ["", "ecrpy COMMAND --help shows a command's options; docs: "
-              "https://github.com/ecrpy/ecrpy#readme"]
+    lines += [
+        "",
+        "ecrpy COMMAND --help shows a command's options; docs: "
+        "https://github.com/ecrpy/ecrpy#readme",
+    ]
     return "\n".join(lines)
 
 
@@ -164,16 +189,22 @@ def _width() -> int:
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
+    import argparse
+
     return argparse.HelpFormatter(prog, width=_width())
 
 
 def _raw_epilog_formatter(prog: str) -> argparse.HelpFormatter:
+    import argparse
+
     return argparse.RawDescriptionHelpFormatter(prog, width=_width())
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     """--debug on a (sub-)command; SUPPRESS so a sub-parser's default never overwrites an
     earlier ``ecrpy --debug``."""
+    import argparse
+
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -185,7 +216,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def build_parser(load: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``ecrpy`` parser. Commands named in ``load`` (all when ``None``) get their real
     parsers, which imports their modules; the others are names and summaries only."""
-    parser = Parser(
+    parser = _parser_class()(
         prog="ecrpy",
         description="Amazon ECR credentials for docker, and a permission pre-flight for push/pull.",
         epilog=_epilog(),
@@ -222,6 +253,8 @@ def build_parser(load: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     """``parser`` and every sub-parser below it, each once."""
+    import argparse
+
     yield parser
     seen: set[int] = set()
     for action in parser._actions:
@@ -233,6 +266,8 @@ def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParse
 
 
 def _summary_of(root: argparse.ArgumentParser, child: argparse.ArgumentParser) -> str:
+    import argparse
+
     for parent in _parsers(root):
         for action in parent._actions:
             if isinstance(action, argparse._SubParsersAction):
@@ -246,6 +281,8 @@ def _selected_parser(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> argparse.ArgumentParser:
     """The deepest (sub-)parser ``args`` went through, e.g. ``ecrpy cache clear``'s."""
+    import argparse
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             name = getattr(args, action.dest, None) if action.dest != argparse.SUPPRESS else None

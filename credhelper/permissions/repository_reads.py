@@ -275,14 +275,21 @@ class RepositoryReads:
         then, for a pull under one of them, the registry policy."""
         from .actions import pull_through_prefix
 
-        kw = {"registryId": self.registry_id} if self.registry_id else {}
+        kw: dict[str, Any] = {"registryId": self.registry_id} if self.registry_id else {}
+        prefixes: list[str] = []
         try:
-            pages = self.ecr_no_retry.get_paginator("describe_pull_through_cache_rules")
-            prefixes = [
-                str(r.get("ecrRepositoryPrefix"))
-                for page in pages.paginate(**kw)
-                for r in page.get("pullThroughCacheRules", [])
-            ]
+            # nextToken by hand, not botocore's paginator: with static keys this call goes
+            # through fast_token (FastClient), which a paginator would bypass.
+            while True:
+                page = self.ecr_no_retry.describe_pull_through_cache_rules(**kw)
+                prefixes += [
+                    str(r.get("ecrRepositoryPrefix"))
+                    for r in page.get("pullThroughCacheRules", [])
+                ]
+                token = page.get("nextToken")
+                if not token:
+                    break
+                kw["nextToken"] = token
         except Exception as exc:
             self.out.gap(
                 "ecr:DescribePullThroughCacheRules",

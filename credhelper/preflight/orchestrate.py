@@ -3,14 +3,22 @@ parallel, then ``decide``.
 
 Every call is a job of one :class:`~credhelper.permissions.scheduler.Scheduler`; work that
 needs another answer names it (the simulation needs ``IDENTITY_KNOWN``, ``REPOSITORY_POLICY``
-and ``REPOSITORY_TAGS``). Stages, so the critical path starts as early as possible: the sts
-client is created and GetCallerIdentity sent first; the ECR clients are created while it is in
-flight, then the probes and repository reads start; then the IAM clients, which only
-follow-up jobs (taken in after every stage) use. Only the calling thread touches the botocore
-session (sessions are not thread-safe; clients are)."""
+and ``REPOSITORY_TAGS``). Stages, so the critical path starts as early as possible:
+GetCallerIdentity is sent first; the ECR clients are made while it is in flight, then the
+probes and repository reads start; then the IAM clients, which only follow-up jobs (taken in
+after every stage) use.
+
+With static keys, STS and ECR calls go through ``fast_token`` (``ecr_repository.FastSts`` and
+``FastClient``): no botocore session, no model loading, ~200 ms of CPU less. Everything else
+(other identities, settings only botocore implements, IAM, KMS, paginators) uses botocore:
+one session (one loader and model cache) for every client, made on first use, always under one
+lock (sessions are not thread-safe; clients are). The KMS and IAM clients are made on first
+use: loading their models costs ~15 and ~50 ms, and most checks (a push pre-flight whose
+caller needs no IAM read, a repository without KMS encryption) never call them."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -120,6 +128,21 @@ def _probe_tasks(prober: Prober, actions: list[str], probes: dict[str, ProbeResu
     return tasks
 
 
+class _LazyClient:
+    """A botocore client made by ``make`` on first use (once, whichever thread comes first)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+        return getattr(self._client, name)
+
+
 class _Check:
     def __init__(self, req: CheckRequest, profile: str | None, role_arn: str | None) -> None:
         self.req = req
@@ -187,40 +210,79 @@ class _Check:
         return self._decide()
 
     def _open_session(self) -> None:
-        """The botocore session and the two client configurations (the calling thread only)."""
-        from botocore.config import Config
-
-        from .. import identity, tokens
-
-        reg = self.req.registry
-        # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
-        self.session = identity.botocore_session(
-            profile=self.profile, role_arn=self.role_arn, region=reg.api_region
-        )
-        self.base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
-        # Probes, the simulator and optional reads must not retry: a 500 retried with
-        # back-off costs seconds and tells nothing more.
-        self.once = self.base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        """The check's state. The botocore session is made on first use (``_client``): with
+        static keys the STS and ECR calls go through ``fast_token`` and need none."""
+        self._session: Any = None
+        self._configs: dict[str, Any] = {}
         self.clients: dict[str, Any] = {}
+        self.session_lock = threading.Lock()
         self.probes: dict[str, ProbeResult] = {}
         self.simulation: list[Simulation] = []
         self.templates: list[list[dict[str, Any]]] = []  # one entry once read
 
-    def _client(self, name: str, service: str, config: Any) -> Any:
-        client = self.session.create_client(
-            service, region_name=self.req.registry.api_region, config=config
+    def _botocore(self) -> tuple[Any, dict[str, Any]]:
+        """The one botocore session and the two client configurations (under the lock)."""
+        if self._session is None:
+            from botocore.config import Config
+
+            from .. import identity, tokens
+
+            reg = self.req.registry
+            # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
+            self._session = identity.botocore_session(
+                profile=self.profile, role_arn=self.role_arn, region=reg.api_region
+            )
+            base = tokens.client_config(reg).merge(Config(max_pool_connections=MAX_WORKERS * 2))
+            # Probes, the simulator and optional reads must not retry: a 500 retried with
+            # back-off costs seconds and tells nothing more.
+            once = base.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+            self._configs = {"base": base, "once": once}
+        return self._session, self._configs
+
+    def _client(self, name: str, service: str, config: str) -> Any:
+        """botocore's client for ``service`` with the ``base`` or ``once`` configuration."""
+        with self.session_lock:
+            session, configs = self._botocore()
+            client = session.create_client(
+                service, region_name=self.req.registry.api_region, config=configs[config]
+            )
+        self.clients[name] = client
+        return client
+
+    def _lazy_client(self, name: str, service: str, config: str) -> _LazyClient:
+        lazy = _LazyClient(lambda: self._client(name, service, config))
+        self.clients[name] = lazy
+        return lazy
+
+    def _fast_ecr(self, name: str, config: str) -> Any:
+        """ECR through fast_token where it may make the call (static keys), else botocore."""
+        from ..ecr_repository import FastClient
+
+        client = FastClient(
+            self.req.registry,
+            self.profile,
+            self.role_arn,
+            attempts=1 if config == "once" else None,
+            make_sdk=lambda: self._client(name, "ecr", config),
         )
         self.clients[name] = client
         return client
 
     def _gatherer(self) -> Gatherer:
+        from ..ecr_repository import FastSts
         from ..permissions import actions as am
         from ..permissions.gather import Gatherer
 
         req = self.req
         ref, reg = req.ref, req.registry
         return Gatherer(
-            sts=self._client("sts", "sts", self.base),
+            sts=FastSts(
+                reg.api_region,
+                self.profile,
+                self.role_arn,
+                reg.fips,
+                make_sdk=lambda: self._client("sts", "sts", "base"),
+            ),
             iam=None,
             ecr=None,
             use_iam=req.method != "probe",
@@ -273,7 +335,7 @@ class _Check:
             )
             return []
         tasks: list[Task] = []
-        no_retry = self._client("ecr_once", "ecr", self.once)
+        no_retry = self._fast_ecr("ecr_once", "once")
         if req.probing:
             tasks += _probe_tasks(
                 Prober(no_retry, req.repo, reg.account_id, ref.tag, ref.digest),
@@ -288,17 +350,17 @@ class _Check:
                     self.templates.append(found)
 
             tasks.append(templates_task)
-        self.gatherer.ecr = self._client("ecr", "ecr", self.base)
+        self.gatherer.ecr = self._fast_ecr("ecr", "base")
         self.gatherer.ecr_no_retry = no_retry
         # Only a follow-up of DescribeRepositories (a KMS-encrypted repository) uses it.
-        self.gatherer.kms = self._client("kms", "kms", self.once)
+        self.gatherer.kms = self._lazy_client("kms", "kms", "once")
         return [*tasks, *self.gatherer.repository_jobs()]
 
     def _iam_stage(self) -> None:
         if self.req.method != "probe":
-            self.gatherer.iam = self._client("iam", "iam", self.base)
+            self.gatherer.iam = self._lazy_client("iam", "iam", "base")
         if self.req.simulating:
-            self._client("iam_sim", "iam", self.once)
+            self._lazy_client("iam_sim", "iam", "once")
 
     def _decide(self) -> CheckResult:
         req = self.req
