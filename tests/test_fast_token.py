@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from credhelper import fast_token, tokens
+from credhelper import fast_token, signed_call, tokens
 from credhelper.errors import EcrpyError
 from credhelper.registry import Registry, parse
 from tests.support import MOTO_ACCOUNT, MOTO_ECR_PASSWORD, MOTO_REGION, ecr_host
@@ -31,7 +31,7 @@ def env(helper_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
             monkeypatch.delenv(key)
     for key, value in helper_env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(fast_token, "_ssl_context", None)
+    monkeypatch.setattr(signed_call, "_ssl_context", None)
     yield helper_env
 
 

@@ -1,0 +1,289 @@
+"""One signed AWS call without botocore, for ``fast_token``: the request (JSON protocol for ECR,
+query protocol for STS) signed by ``sigv4`` and sent by ``http1``, botocore's *standard*
+retries (3 attempts; throttling, 5xx and connection errors; jittered back-off) with its
+connect/read timeouts, the answer parsed as botocore's parsers read it, and every failure
+turned into the exception botocore would have raised (``botocore_error``, which imports
+botocore on that error path only). Owns the process's TLS client context (``ssl_context``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import aws_errors
+from .aws_endpoint import OPERATION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .aws_endpoint import Endpoint
+
+_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
+_TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+# botocore's standard mode; a user who sets AWS_MAX_ATTEMPTS/AWS_RETRY_MODE goes to botocore.
+MAX_ATTEMPTS = 3
+
+_ssl_context: ssl.SSLContext | None = None
+
+
+class Plan:
+    """Everything one signed call needs: where, with which keys, through which proxy."""
+
+    __slots__ = ("keys", "proxy", "where")
+
+    def __init__(
+        self,
+        where: Endpoint,
+        keys: tuple[str, str, str | None],
+        proxy: tuple[str, int] | None,
+    ) -> None:
+        self.where, self.keys, self.proxy = where, keys, proxy
+
+
+def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
+    """One client context per process. ``AWS_CA_BUNDLE`` when set; otherwise the system's CA
+    directory, whose certificates OpenSSL reads lazily (one hashed file per handshake) instead
+    of parsing a whole bundle; the bundle file only where there is no such directory."""
+    global _ssl_context
+    if _ssl_context is not None:
+        return _ssl_context
+    import ssl
+
+    env = os.environ if env is None else env
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
+    bundle = env.get("AWS_CA_BUNDLE")
+    if bundle:
+        ctx.load_verify_locations(cafile=os.path.expanduser(bundle))
+    else:
+        paths = ssl.get_default_verify_paths()
+        capath = env.get("SSL_CERT_DIR") or paths.capath
+        cafile = env.get("SSL_CERT_FILE")
+        if cafile:
+            ctx.load_verify_locations(cafile=cafile)
+        elif capath and os.path.isdir(capath):
+            ctx.load_verify_locations(capath=capath)
+        else:
+            ctx.load_default_certs()
+    _ssl_context = ctx
+    return ctx
+
+
+class _Unparsable(Exception):
+    """A success answer whose XML botocore's parser would refuse (``ResponseParserError``)."""
+
+
+class _Failure(Exception):
+    """An HTTP error answer, parsed as botocore's JSON parser does."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def call(
+    plan: Plan,
+    request: dict[str, Any],
+    env: Mapping[str, str],
+    deadline: float | None,
+    attempts: int = MAX_ATTEMPTS,
+) -> dict[str, Any]:
+    from . import __version__, _json, sigv4
+
+    if plan.where.protocol == "query":
+        body = f"Action={plan.where.target}&Version=2011-06-15".encode()
+    else:
+        body = _json.dumps_compact(request).encode()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return _send(plan, body, env, __version__, sigv4, _json)
+        except _Failure as failure:
+            retry = (
+                failure.code in _THROTTLING
+                or failure.status == 429
+                or failure.status in _TRANSIENT_STATUS
+                or failure.code in _TRANSIENT_CODES
+            )
+            throttled = failure.code in _THROTTLING or failure.status == 429
+            if not retry or attempt >= attempts or _too_late(deadline):
+                raise
+        except (OSError, _http_errors()):
+            if attempt >= attempts or _too_late(deadline):
+                raise
+            throttled = False
+        import random
+
+        base = 1.0 if throttled else 0.05  # botocore standard mode's base scales
+        time.sleep(random.random() * min(base * 2 ** (attempt - 1), 20.0))  # noqa: S311
+
+
+def _too_late(deadline: float | None) -> bool:
+    """True when a new attempt's read could not finish before the deadline (if any)."""
+    return deadline is not None and deadline - time.monotonic() < aws_errors.READ_TIMEOUT
+
+
+def _http_errors() -> type[Exception]:
+    from .http1 import ProtocolError
+
+    return ProtocolError
+
+
+def _send(
+    plan: Plan, body: bytes, env: Mapping[str, str], version: str, sigv4: Any, _json: Any
+) -> dict[str, Any]:
+    from . import http1
+
+    where, proxy = plan.where, plan.proxy
+    key, secret, token = plan.keys
+
+    if where.protocol == "query":
+        headers = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
+    else:
+        headers = [
+            ("X-Amz-Target", where.target),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ]
+    headers += [
+        ("User-Agent", f"ecrpy/{version} (no botocore)"),
+        ("Content-Length", str(len(body))),
+    ]
+    timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    headers += sigv4.sign(
+        method="POST",
+        scheme=where.scheme,
+        host=where.host,
+        port=where.port,
+        path="/",
+        headers=headers,
+        body=body,
+        region=where.region,
+        service=where.service,
+        access_key=key,
+        secret_key=secret,
+        token=token,
+        timestamp=timestamp,
+    )
+    https = where.scheme == "https"
+    resp = http1.request(
+        "POST",
+        where.host,
+        where.port or (443 if https else 80),
+        "/",
+        [("Host", sigv4.host_header(where.scheme, where.host, where.port)), *headers],
+        body,
+        context=ssl_context(env) if https else None,
+        proxy=proxy,
+        connect_timeout=aws_errors.CONNECT_TIMEOUT,
+        read_timeout=aws_errors.READ_TIMEOUT,
+    )
+    raw, status = resp.body, resp.status
+    got = {k.lower(): v for k, v in resp.headers}
+    if where.protocol == "query":
+        return _query_answer(raw, status, got)
+    parsed = _parse_json(raw, _json)
+    if status >= 300:
+        message = parsed.get("message", parsed.get("Message", ""))
+        code = str(parsed.get("__type", str(status)))
+        if ":" in code:
+            code = code.split(":", 1)[0]
+        if "#" in code:
+            code = code.rsplit("#", 1)[1]
+        raise _Failure(status, code, str(message), got)
+    parsed["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": got}
+    return parsed
+
+
+def _query_answer(raw: bytes, status: int, got: dict[str, str]) -> dict[str, Any]:
+    """GetCallerIdentity's XML as botocore's query parser reads it (its three strings), or
+    its error (``Error/Code`` and ``Message``; an unreadable body: the status code)."""
+    import xml.etree.ElementTree as ET  # an AWS answer (expat: no external entities)
+
+    try:
+        root = ET.fromstring(raw.decode("utf-8", "replace")) if raw else None  # noqa: S314 - botocore parses it with the same parser
+    except ET.ParseError:
+        root = None
+    fields = {}
+    for element in () if root is None else root.iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag in ("UserId", "Account", "Arn", "Code", "Message") and tag not in fields:
+            fields[tag] = element.text or ""
+    if status >= 300:
+        code = fields.get("Code") or str(status)
+        raise _Failure(status, code, fields.get("Message", ""), got)
+    if root is None:
+        raise _Unparsable(raw[:200].decode("utf-8", "replace"))
+    answer: dict[str, Any] = {k: fields[k] for k in ("UserId", "Account", "Arn") if k in fields}
+    answer["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": got}
+    return answer
+
+
+def _parse_json(raw: bytes, _json: Any) -> dict[str, Any]:
+    """botocore's reading of a JSON body: unparsable text becomes ``{"message": text}``."""
+    if not raw:
+        return {}
+    text = raw.decode("utf-8", "replace")
+    try:
+        doc = _json.loads(text)
+    except Exception:  # _json's C scanner raises SystemError, not ValueError, on some truncations
+        return {"message": text}
+    return doc if isinstance(doc, dict) else {}
+
+
+def botocore_error(
+    exc: Exception,
+    where: Endpoint,
+    proxy: tuple[str, int] | None = None,
+    operation: str = OPERATION,
+) -> Exception:
+    """The exception botocore raises for the same failure (imported only on this error path)."""
+    import ssl
+
+    import botocore.exceptions as be
+
+    if isinstance(exc, _Failure):
+        response = {
+            "Error": {"Code": exc.code, "Message": exc.message},
+            "ResponseMetadata": {"HTTPStatusCode": exc.status, "HTTPHeaders": exc.headers},
+        }
+        return be.ClientError(response, operation)  # type: ignore[arg-type]
+    if isinstance(exc, _Unparsable):
+        from botocore.parsers import ResponseParserError
+
+        return ResponseParserError(f"Unable to parse response, invalid XML received: {exc}")
+    url = where.url
+    if isinstance(exc, ssl.SSLError):
+        return be.SSLError(endpoint_url=url, error=exc)
+    if isinstance(exc, TimeoutError):
+        return be.ReadTimeoutError(endpoint_url=url, error=exc)
+    if proxy is not None and isinstance(exc, OSError):
+        # Through a tunnel every connect-phase failure is the proxy's (it resolves and
+        # connects to the endpoint itself), as botocore/urllib3 report it.
+        return be.ProxyConnectionError(proxy_url=f"http://{proxy[0]}:{proxy[1]}", error=exc)
+    if isinstance(exc, OSError):
+        return be.EndpointConnectionError(endpoint_url=url, error=exc)
+    return be.ConnectionClosedError(endpoint_url=url)
