@@ -36,18 +36,20 @@ engine's push or pull (the engine ties it to the request), and exits 130. What i
   only after every layer is uploaded, so an interrupted push never moves or creates the tag;
   layer blobs that completed before the interruption may remain in the repository,
   unreferenced (ECR's lifecycle/garbage collection handles them; a later push skips them).
+
+This module owns the orchestration (``run``), the pre-flight's use (step 3), the token for the
+engine (step 5) and the engine stream (step 6); ``transfer_result`` holds ``Options``,
+``TransferResult`` and the errors, ``transfer_repository`` step 4, ``transfer_scan`` the
+``--scan`` wait. Their public names stay importable from here.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from .ecr_repository import NEAREST, Ecr, RepositoryFacts, nearest_tags
 from .engine import (
     OPERATIONS,
     EngineError,
@@ -56,116 +58,88 @@ from .engine import (
     iter_json,
 )
 from .errors import EcrpyError, RefusedError, UsageError
+from .transfer_repository import explain_missing, repository_step
+from .transfer_result import (
+    SCHEMA,
+    InterruptedTransfer,
+    Options,
+    TransferResult,
+    UndeterminedError,
+)
+from .transfer_scan import ScanProgress, scan_step
 
 if TYPE_CHECKING:
     from .config import Config
+    from .ecr_repository import RepositoryFacts
     from .engine_client import EngineClient, Stream
     from .image_scan import ScanReport
     from .permissions.actions import ImageRef
     from .progress import Renderer
     from .registry import Registry
 
-SCHEMA = "ecrpy.transfer/1"
+# The names cli/transfer.py and the tests import from here.
+__all__ = [
+    "SCHEMA",
+    "InterruptedTransfer",
+    "Options",
+    "ScanProgress",
+    "TransferResult",
+    "UndeterminedError",
+    "run",
+]
 
 
-# -- errors ------------------------------------------------------------------------------------
-class UndeterminedError(EcrpyError):
-    """``--strict`` and the pre-flight could not decide."""
+def _image_ref(opts: Options) -> ImageRef:
+    """``IMAGE`` parsed, and the usage errors that need no config or engine."""
+    from .permissions.actions import parse_image
 
-    exit_code = 4
-
-
-class InterruptedTransfer(EcrpyError):
-    """Ctrl-C during the transfer (exit 130)."""
-
-    exit_code = 130
-
-
-# -- the whole command ---------------------------------------------------------------------------
-@dataclass
-class Options:
-    operation: str
-    image: str
-    check: bool = True
-    strict: bool = False
-    create_repo: bool = False
-    immutable: bool = False
-    scan_on_push: bool = False
-    kms_key: str | None = None
-    quiet: bool = False
-    json: bool = False
-    scan: bool = False
-    scan_timeout: float = 600.0
-    fail_on: str | None = None
-
-
-@dataclass
-class TransferResult:
-    """What the transfer did; ``as_dict`` is the ``--json`` document
-    (docs/transfer-json-schema.md)."""
-
-    operation: str
-    ref: ImageRef
-    digest: str | None
-    size: int | None
-    manifest_size: int | None
-    parser: StreamParser
-    preflight: dict[str, Any] | None
-    repository_created: bool
-    duration: float
-    transfer_duration: float
-    up_to_date: bool | None = None
-    warnings: list[str] = field(default_factory=list)
-    scan: ScanReport | None = None
-    fail_on: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        ref = self.ref
-        return {
-            "schema": SCHEMA,
-            "operation": self.operation,
-            "image": str(ref),
-            "registry": ref.registry,
-            "repository": ref.repository,
-            "tag": ref.tag,
-            "digest": self.digest,
-            "size": self.size,
-            "manifest_size": self.manifest_size,
-            "bytes_transferred": self.parser.bytes_transferred,
-            "layers": self.parser.counts(),
-            "layer_details": [layer.as_dict() for layer in self.parser.layers.values()],
-            "up_to_date": self.up_to_date,
-            "repository_created": self.repository_created,
-            "preflight": self.preflight,
-            "duration_seconds": round(self.duration, 3),
-            "transfer_seconds": round(self.transfer_duration, 3),
-            "scan": self.scan.as_dict(self.fail_on) if self.scan is not None else None,
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
-
-    def summary(self) -> str:
-        """One human line: what moved, the digest, how long ("up to date" when nothing did)."""
-        from .progress import human_size
-        from .wording import layer_breakdown, transfer_verb
-
-        c = self.parser.counts()
-        verb = transfer_verb(self.operation, c)
-        if self.operation == "pull" and self.up_to_date:
-            verb = "up to date"  # the engine's own word: nothing needed pulling
-        return (
-            f"{verb}{':' if verb == 'up to date' else ''} {self.ref.registry}/{self.ref.repository}"
-            f"{':' + self.ref.tag if self.ref.tag and not self.ref.digest else ''}"
-            f"@{self.digest or '?'} ({layer_breakdown(self.operation, c)}; "
-            f"{human_size(self.parser.bytes_transferred)} in {self.duration:.1f}s)"
+    if opts.operation not in OPERATIONS:
+        raise UsageError(f"operation must be push or pull, not {opts.operation!r}")
+    ref = parse_image(opts.image)
+    if opts.operation == "push" and ref.digest:
+        raise UsageError(
+            f"cannot push by digest ({ref.digest})",
+            hint="push a tag: REGISTRY/REPOSITORY:TAG",
         )
+    if opts.scan and opts.operation != "push":
+        raise UsageError("--scan applies to a push only")
+    return ref
 
 
-def _registry_for(ref: ImageRef, config: Config) -> Registry:
+def _registry_for(ref: ImageRef, config: Config, opts: Options) -> Registry:
     from . import registry as registry_mod
 
-    return registry_mod.require(ref.registry, config)
+    reg = registry_mod.require(ref.registry, config)
+    if opts.scan and reg.public:
+        raise UsageError(
+            "ECR Public has no image scanning; --scan applies to private ECR repositories"
+        )
+    return reg
+
+
+def _local_image_size(engine: EngineClient, name: str, ref: ImageRef) -> int:
+    """The size of the image a push sends; a push needs it locally, checked before anything."""
+    size = engine.image_size(f"{name}:{ref.tag}")
+    if size is None:
+        raise EcrpyError(
+            f"no local image {name}:{ref.tag} in the docker engine",
+            hint=f"build or tag it first (docker tag SOURCE {name}:{ref.tag})",
+        )
+    return size
+
+
+def _explain_not_found(
+    ref: ImageRef, reg: Registry, profile: str | None, role_arn: str | None
+) -> None:
+    """After the engine's 404 on a pull. Nothing was downloaded (the manifest is the first
+    thing fetched): say why, with ECR's list of what does exist. Asked only now, so a good
+    pull pays for no lookup."""
+    try:
+        explain_missing(ref, reg, profile, role_arn)
+    except RefusedError:
+        raise
+    except (EcrpyError, RuntimeError):
+        pass  # ECR cannot tell either: the engine's own message stands
 
 
 def run(
@@ -177,25 +151,11 @@ def run(
 ) -> TransferResult:
     """Do the whole push or pull; see the module doc. Raises ``EcrpyError`` subclasses."""
     from . import config as config_mod
-    from .permissions.actions import parse_image
 
     started = time.monotonic()
-    if opts.operation not in OPERATIONS:
-        raise UsageError(f"operation must be push or pull, not {opts.operation!r}")
-    ref = parse_image(opts.image)
-    if opts.operation == "push" and ref.digest:
-        raise UsageError(
-            f"cannot push by digest ({ref.digest})",
-            hint="push a tag: REGISTRY/REPOSITORY:TAG",
-        )
-    if opts.scan and opts.operation != "push":
-        raise UsageError("--scan applies to a push only")
+    ref = _image_ref(opts)
     config = config_mod.load()
-    reg = _registry_for(ref, config)
-    if opts.scan and reg.public:
-        raise UsageError(
-            "ECR Public has no image scanning; --scan applies to private ECR repositories"
-        )
+    reg = _registry_for(ref, config, opts)
     settings = config.for_host(reg.host)
     profile = settings.profile if settings else None
     role_arn = settings.role_arn if settings else None
@@ -204,26 +164,13 @@ def run(
     from .engine_client import connect
 
     engine = connect(env)
-    local_size: int | None = None
-    if opts.operation == "push":
-        local_size = engine.image_size(f"{name}:{ref.tag}")
-        if local_size is None:
-            raise EcrpyError(
-                f"no local image {name}:{ref.tag} in the docker engine",
-                hint=f"build or tag it first (docker tag SOURCE {name}:{ref.tag})",
-            )
+    local_size = _local_image_size(engine, name, ref) if opts.operation == "push" else None
 
-    preflight: dict[str, Any] | None = None
-    facts: RepositoryFacts | None = None
     repository_created = False
     with _expired_credentials(profile):
-        if opts.check:
-            from .progress import StatusLine
-
-            with StatusLine(progress, "checking permissions", quiet=opts.quiet):
-                facts, preflight = _preflight(opts, ref, warn)
+        facts, preflight = _checked_preflight(opts, ref, progress, warn)
         if not reg.public:
-            repository_created = _repository_step(opts, ref, reg, profile, role_arn, facts, warn)
+            repository_created = repository_step(opts, ref, reg, profile, role_arn, facts, warn)
         auth = _auth_config(reg, config, opts.operation)
     parser = StreamParser(opts.operation)
     if renderer is None:
@@ -236,14 +183,7 @@ def run(
     except EngineNotFoundError as exc:
         if opts.operation != "pull" or reg.public:
             raise
-        # Nothing was downloaded (the manifest is the first thing fetched): say why, with
-        # ECR's list of what does exist. Asked only now, so a good pull pays for no lookup.
-        try:
-            _explain_missing(ref, reg, profile, role_arn)
-        except RefusedError:
-            raise
-        except (EcrpyError, RuntimeError):
-            pass  # ECR cannot tell either: the engine's own message stands
+        _explain_not_found(ref, reg, profile, role_arn)
         raise exc from None
     finally:
         renderer.close()
@@ -259,7 +199,7 @@ def run(
     scan: ScanReport | None = None
     if opts.scan:
         with _expired_credentials(profile):
-            scan = _scan_step(opts, ref, reg, profile, role_arn, parser.digest, progress)
+            scan = scan_step(opts, ref, reg, profile, role_arn, parser.digest, progress)
     return TransferResult(
         operation=opts.operation,
         ref=ref,
@@ -277,94 +217,6 @@ def run(
     )
 
 
-def _scan_step(
-    opts: Options,
-    ref: ImageRef,
-    reg: Registry,
-    profile: str | None,
-    role_arn: str | None,
-    digest: str | None,
-    progress: IO[str],
-) -> ScanReport:
-    """After the push: wait for the scan of the pushed digest (``credhelper.image_scan``).
-    Never raises for the scan's own outcome: the push is done, and the report says why a scan
-    gave no counts (the command turns that into its exit status)."""
-    from .image_scan import ScanReport, ScanWaiter
-
-    if digest is None:
-        return ScanReport(
-            digest=None,
-            status="NOT_STARTED",
-            problem="the engine reported no digest for the push; cannot look up its scan",
-        )
-    ecr = _ecr(reg, ref, profile, role_arn)
-    shown = ScanProgress(progress, quiet=opts.quiet)
-    waiter = ScanWaiter(
-        ecr.client,
-        ref.repository,
-        reg.account_id,
-        digest,
-        timeout=opts.scan_timeout,
-        on_state=shown.state,
-        on_note=shown.note,
-    )
-    shown.note(f"waiting for the scan of {digest} (up to {opts.scan_timeout:g} s)")
-    try:
-        return waiter.run()
-    except KeyboardInterrupt:
-        raise InterruptedTransfer(
-            f"interrupted while waiting for the scan; the push of {ref} is complete"
-        ) from None
-    finally:
-        shown.close()
-
-
-class ScanProgress:
-    """Shows the scan's state: a line per change (CI logs), one live status line on a
-    terminal, nothing when quiet."""
-
-    def __init__(self, stream: IO[str], quiet: bool = False) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        try:
-            self.tty = stream.isatty()
-        except (AttributeError, ValueError):
-            self.tty = False
-        self.last: str | None = None
-        self.live = False
-
-    def state(self, state: str, elapsed: float) -> None:
-        if self.quiet:
-            return
-        from .image_scan import state_words
-
-        words = state_words(state)
-        if self.tty:
-            self.stream.write(f"\rscan: {words} ({elapsed:.0f}s)\x1b[K")
-            self.live = True
-        elif state != self.last:
-            self.stream.write(f"scan: {words} ({elapsed:.0f}s)\n")
-        self.last = state
-        self.stream.flush()
-
-    def note(self, text: str) -> None:
-        if self.quiet:
-            return
-        self._end_live()
-        self.stream.write(f"scan: {text}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self._end_live()
-
-    def _end_live(self) -> None:
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.live = False
-
-
-
 @contextmanager
 def _expired_credentials(profile: str | None) -> Iterator[None]:
     """botocore raises a bare ``RuntimeError`` for credentials still expired after a refresh
@@ -379,6 +231,18 @@ def _expired_credentials(profile: str | None) -> Iterator[None]:
         from .tokens import translate
 
         raise translate(exc, None, profile) from None
+
+
+def _checked_preflight(
+    opts: Options, ref: ImageRef, progress: IO[str], warn: Callable[[str], None]
+) -> tuple[RepositoryFacts | None, dict[str, Any] | None]:
+    """The pre-flight under a status line; (None, None) with ``--no-check``."""
+    if not opts.check:
+        return None, None
+    from .progress import StatusLine
+
+    with StatusLine(progress, "checking permissions", quiet=opts.quiet):
+        return _preflight(opts, ref, warn)
 
 
 def _preflight(
@@ -415,126 +279,6 @@ def _preflight(
             f"{ref}; --strict stops here)"
         )
     return result.gathered.repository, preflight
-
-
-def _repository_step(
-    opts: Options,
-    ref: ImageRef,
-    reg: Registry,
-    profile: str | None,
-    role_arn: str | None,
-    facts: RepositoryFacts | None,
-    warn: Callable[[str], None],
-) -> bool:
-    """Refuse a push that is sure to fail; create the repository if asked. True if created.
-
-    A pull is not looked up beforehand: a missing tag or repository makes the engine answer
-    404 before any layer moves, and ``_explain_missing`` then asks ECR why."""
-    if opts.operation == "pull":
-        return False
-    facts = RepositoryFacts() if facts is None else facts
-    block = facts.push_blocked_by_tag(ref.tag)
-    if facts.exists is True and block == "yes":
-        raise _immutable(ref)
-    if facts.exists is True and block == "no":
-        return False
-    ecr = _ecr(reg, ref, profile, role_arn)
-    if facts.exists is not True or facts.tag_mutability is None:
-        try:
-            repo = ecr.describe()
-        except PermissionError:
-            if facts.exists is True:
-                # The pre-flight's probes showed the repository exists; only its tag
-                # mutability is unknown, and ECR itself rejects an IMMUTABLE tag on PutImage.
-                return False
-            warn(
-                f"cannot read repository {ref.repository} (ecr:DescribeRepositories denied); "
-                "going on"
-            )
-            return False
-        if repo is None:
-            facts.exists = False
-        else:
-            facts.describe(repo)
-    if not facts.exists:
-        if opts.operation == "push" and opts.create_repo:
-            if opts.kms_key:
-                _check_kms_key(reg, opts.kms_key, profile, role_arn)
-            ecr.create(opts.immutable, opts.scan_on_push, opts.kms_key)
-            return True
-        raise RefusedError(
-            f"repository {ref.repository} does not exist in {ecr.where}",
-            hint="create it (aws ecr create-repository --repository-name "
-            f"{ref.repository} --region {reg.region}) or use --create-repo",
-        )
-    if facts.push_blocked_by_tag(ref.tag) == "unknown" and facts.tag_exists is None:
-        facts.tag_exists = ecr.image_exists(ref.tag, None)
-    if facts.push_blocked_by_tag(ref.tag) == "yes":
-        raise _immutable(ref)
-    return False
-
-
-def _explain_missing(
-    ref: ImageRef, reg: Registry, profile: str | None, role_arn: str | None
-) -> None:
-    """After the engine's 404 on a pull: raise ``RefusedError`` naming what is missing, with
-    the nearest tags; return (the engine's error stands) when ECR cannot tell."""
-    ecr = _ecr(reg, ref, profile, role_arn)
-    try:
-        repo = ecr.describe()
-    except PermissionError:
-        repo = {}  # unknown: go on to the image lookup
-    if repo is None:
-        raise RefusedError(
-            f"repository {ref.repository} does not exist in {ecr.where}",
-            hint="check the name and the registry",
-        )
-    if ecr.image_exists(ref.tag, ref.digest) is not False:
-        return
-    what = f"digest {ref.digest}" if ref.digest else f"tag {ref.tag}"
-    tags = ecr.tags()
-    if tags is None:
-        hint = "list the tags with: aws ecr list-images --repository-name " + ref.repository
-    elif not tags:
-        hint = "the repository has no tags"
-    else:
-        near = nearest_tags(ref.tag or "", tags) if not ref.digest else sorted(tags)[:NEAREST]
-        hint = "nearest tags: " + ", ".join(near)
-    raise RefusedError(
-        f"{what} not found in repository {ref.repository}; nothing was downloaded", hint=hint
-    )
-
-
-def _immutable(ref: ImageRef) -> RefusedError:
-    return RefusedError(
-        f"tag {ref.tag} already exists in the IMMUTABLE repository {ref.repository}; ECR "
-        "would reject the push (ImageTagAlreadyExistsException)",
-        hint="nothing was sent; push a new tag",
-    )
-
-
-def _ecr(reg: Registry, ref: ImageRef, profile: str | None, role_arn: str | None) -> Ecr:
-    from .ecr_repository import FastClient
-
-    # DescribeRepositories/DescribeImages without botocore where fast_token may make them.
-    return Ecr(FastClient(reg, profile, role_arn), reg, ref.repository, profile)
-
-
-def _check_kms_key(reg: Registry, key: str, profile: str | None, role_arn: str | None) -> None:
-    """Before creating a KMS-encrypted repository: the key exists, is Enabled, and the caller
-    may let ECR use it (``kms_key.check_for_create``)."""
-    from . import identity, kms_key, tokens
-
-    try:
-        session = identity.botocore_session(profile=profile, role_arn=role_arn, region=reg.region)
-        client = session.create_client(
-            "kms", region_name=reg.region, config=tokens.client_config(reg)
-        )
-        kms_key.check_for_create(client, key, reg.account_id)
-    except EcrpyError:
-        raise
-    except Exception as exc:
-        raise tokens.translate(exc, None, profile, "KMS") from None
 
 
 def _auth_config(reg: Registry, config: Config, operation: str) -> dict[str, str] | None:
