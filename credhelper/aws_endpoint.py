@@ -28,9 +28,10 @@ CALLER_IDENTITY = "GetCallerIdentity"
 
 class Endpoint:
     """Where the request goes and how it is signed. ``target``: the JSON protocol's
-    ``X-Amz-Target``; for the query protocol (STS), the operation name."""
+    ``X-Amz-Target``; for the query protocol (STS, IAM), the operation name, and ``version``
+    the API version the form names."""
 
-    __slots__ = ("host", "port", "protocol", "region", "scheme", "service", "target")
+    __slots__ = ("host", "port", "protocol", "region", "scheme", "service", "target", "version")
 
     def __init__(
         self,
@@ -41,10 +42,11 @@ class Endpoint:
         service: str,
         target: str,
         protocol: str = "json",
+        version: str = "2011-06-15",
     ) -> None:
         self.scheme, self.host, self.port = scheme, host, port
         self.region, self.service, self.target = region, service, target
-        self.protocol = protocol
+        self.protocol, self.version = protocol, version
 
     @property
     def url(self) -> str:
@@ -111,6 +113,38 @@ def sts_endpoint(region: str, env: Mapping[str, str], fips: bool = False) -> End
     return Endpoint(
         "https", f"sts.{region}.{suffixes[0]}", None, region, "sts", CALLER_IDENTITY, "query"
     )
+
+
+# IAM is global: one endpoint per partition, signed for the partition's home region
+# (botocore's IAM endpoint rule set: aws-global, aws-cn-global, aws-us-gov-global).
+_IAM_HOMES = {
+    "amazonaws.com": ("iam.amazonaws.com", "us-east-1"),
+    "amazonaws.com.cn": ("iam.cn-north-1.amazonaws.com.cn", "cn-north-1"),
+    "us-gov": ("iam.us-gov.amazonaws.com", "us-gov-west-1"),
+}
+IAM_VERSION = "2010-05-08"
+
+
+def iam_endpoint(
+    region: str, env: Mapping[str, str], operation: str, fips: bool = False, dualstack: bool = False
+) -> Endpoint | None:
+    """IAM's endpoint as botocore resolves it for a client made in ``region`` (or the
+    configured ``AWS_ENDPOINT_URL_IAM``/``AWS_ENDPOINT_URL``, signed for ``region``); None where
+    we would diverge (FIPS, dual-stack, a partition we do not know)."""
+    if fips or dualstack:
+        return None
+    configured = _configured_url(env, "AWS_ENDPOINT_URL_IAM")
+    if configured is not None:
+        found = _parse_endpoint_url(configured)
+        if found is None:
+            return None
+        scheme, host, port = found
+        return Endpoint(scheme, host, port, region, "iam", operation, "query", IAM_VERSION)
+    suffixes = _partition(region)
+    if suffixes is None:
+        return None
+    home = _IAM_HOMES["us-gov" if region.startswith("us-gov-") else suffixes[0]]
+    return Endpoint("https", home[0], None, home[1], "iam", operation, "query", IAM_VERSION)
 
 
 def _configured_url(env: Mapping[str, str], service_var: str) -> str | None:

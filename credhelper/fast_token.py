@@ -20,9 +20,9 @@ connect/read timeouts. Errors become the botocore exception botocore would have 
 go through ``aws_errors.translate``, so both paths fail with the same words.
 
 This module owns the decision (``static_keys``, ``_plan``: may this call skip botocore?) and
-the three calls (``fetch``, ``ecr_call``, ``caller_identity``); ``aws_endpoint`` says where a
-call goes and through which proxy, ``signed_call`` sends it (signing, retries, parsing,
-botocore-shaped errors). Their public names stay importable from here.
+the four calls (``fetch``, ``ecr_call``, ``caller_identity``, ``iam_call``); ``aws_endpoint``
+says where a call goes and through which proxy, ``signed_call`` sends it (signing, retries,
+parsing, botocore-shaped errors). Their public names stay importable from here.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from .aws_endpoint import (
     bypasses_proxy,
     endpoint,
     environment_proxies,
+    iam_endpoint,
     proxy_for,
     sts_endpoint,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "environment_proxies",
     "fetch",
     "http_date",
+    "iam_call",
     "ssl_context",
     "static_keys",
     "sts_endpoint",
@@ -252,3 +254,30 @@ def caller_identity(
         return call(plan, {}, env, None, _MAX_ATTEMPTS)
     except Exception as exc:
         raise botocore_error(exc, plan.where, plan.proxy, CALLER_IDENTITY) from None
+
+
+def iam_call(
+    region: str,
+    operation: str,
+    params: Mapping[str, Any],
+    profile: str | None = None,
+    role_arn: str | None = None,
+    env: Mapping[str, str] | None = None,
+    fips: bool = False,
+    dualstack: bool = False,
+    attempts: int | None = None,
+) -> dict[str, Any] | None:
+    """One IAM query-protocol call for a client made in ``region``, under ``ecr_call``'s
+    rules: the answer as botocore parses it (``query_xml``: timestamps stay strings), None
+    when botocore must make the call; failures raise botocore's exceptions."""
+    env = os.environ if env is None else env
+    where = iam_endpoint(region, env, operation, fips, dualstack)
+    if where is None:
+        return None
+    plan = _plan(None, operation, profile, role_arn, env, where)
+    if plan is None:
+        return None
+    try:
+        return call(plan, dict(params), env, None, attempts or _MAX_ATTEMPTS)
+    except Exception as exc:
+        raise botocore_error(exc, plan.where, plan.proxy, operation) from None

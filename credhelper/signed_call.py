@@ -1,9 +1,10 @@
 """One signed AWS call without botocore, for ``fast_token``: the request (JSON protocol for ECR,
-query protocol for STS) signed by ``sigv4`` and sent by ``http1``, botocore's *standard*
-retries (3 attempts; throttling, 5xx and connection errors; jittered back-off) with its
-connect/read timeouts, the answer parsed as botocore's parsers read it, and every failure
-turned into the exception botocore would have raised (``botocore_error``, which imports
-botocore on that error path only). Owns the process's TLS client context (``ssl_context``).
+query protocol for STS and IAM: ``query_xml``) signed by ``sigv4`` and sent by ``http1``,
+botocore's *standard* retries (3 attempts; throttling, 5xx and connection errors; jittered
+back-off) with its connect/read timeouts, the answer parsed as botocore's parsers read it,
+and every failure turned into the exception botocore would have raised (``botocore_error``,
+which imports botocore on that error path only). Owns the process's TLS client context
+(``ssl_context``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ def call(
     from . import __version__, _json, sigv4
 
     if plan.where.protocol == "query":
-        body = f"Action={plan.where.target}&Version=2011-06-15".encode()
+        from .query_xml import serialize
+
+        body = serialize(plan.where.target, plan.where.version, request)
     else:
         body = _json.dumps_compact(request).encode()
     attempt = 0
@@ -204,7 +207,7 @@ def _send(
     raw, status = resp.body, resp.status
     got = {k.lower(): v for k, v in resp.headers}
     if where.protocol == "query":
-        return _query_answer(raw, status, got)
+        return _query_answer(raw, status, got, where.target if where.service == "iam" else None)
     parsed = _parse_json(raw, _json)
     if status >= 300:
         message = parsed.get("message", parsed.get("Message", ""))
@@ -218,9 +221,12 @@ def _send(
     return parsed
 
 
-def _query_answer(raw: bytes, status: int, got: dict[str, str]) -> dict[str, Any]:
-    """GetCallerIdentity's XML as botocore's query parser reads it (its three strings), or
-    its error (``Error/Code`` and ``Message``; an unreadable body: the status code)."""
+def _query_answer(
+    raw: bytes, status: int, got: dict[str, str], operation: str | None = None
+) -> dict[str, Any]:
+    """GetCallerIdentity's XML as botocore's query parser reads it (its three strings), an
+    IAM ``operation``'s as ``query_xml`` reads it, or the error (``Error/Code`` and
+    ``Message``; an unreadable body: the status code)."""
     import xml.etree.ElementTree as ET  # an AWS answer (expat: no external entities)
 
     try:
@@ -232,13 +238,36 @@ def _query_answer(raw: bytes, status: int, got: dict[str, str]) -> dict[str, Any
         tag = element.tag.rsplit("}", 1)[-1]
         if tag in ("UserId", "Account", "Arn", "Code", "Message") and tag not in fields:
             fields[tag] = element.text or ""
+    if status >= 300 and operation is not None:
+        # botocore's QueryParser: a 5xx with an empty or <html> body is "generic" (the status
+        # and its reason phrase); any other body that is not XML is a ResponseParserError.
+        stripped = raw.strip()
+        if status >= 500 and (not stripped or stripped.startswith(b"<html>")):
+            import http.client
+
+            raise _Failure(status, str(status), http.client.responses.get(status, ""), got)
+        if root is None:
+            raise _Unparsable(raw[:200].decode("utf-8", "replace"))
     if status >= 300:
         code = fields.get("Code") or str(status)
         raise _Failure(status, code, fields.get("Message", ""), got)
     if root is None:
         raise _Unparsable(raw[:200].decode("utf-8", "replace"))
-    answer: dict[str, Any] = {k: fields[k] for k in ("UserId", "Account", "Arn") if k in fields}
-    answer["ResponseMetadata"] = {"HTTPStatusCode": status, "HTTPHeaders": got}
+    metadata: dict[str, Any] = {"HTTPStatusCode": status, "HTTPHeaders": got}
+    if operation is not None:
+        from . import query_xml
+
+        try:
+            answer = query_xml.parse_result(root, operation)
+        except ValueError:  # an integer that is not one: botocore's parser fails too
+            raise _Unparsable(raw[:200].decode("utf-8", "replace")) from None
+        request_id = query_xml.request_id(root)
+        if request_id is not None:
+            metadata["RequestId"] = request_id
+        answer["ResponseMetadata"] = metadata
+        return answer
+    answer = {k: fields[k] for k in ("UserId", "Account", "Arn") if k in fields}
+    answer["ResponseMetadata"] = metadata
     return answer
 
 

@@ -8,13 +8,13 @@ GetCallerIdentity is sent first; the ECR clients are made while it is in flight,
 probes and repository reads start; then the IAM clients, which only follow-up jobs (taken in
 after every stage) use.
 
-With static keys, STS and ECR calls go through ``fast_token`` (``ecr_repository.FastSts`` and
-``FastClient``): no botocore session, no model loading, ~200 ms of CPU less. Everything else
-(other identities, settings only botocore implements, IAM, KMS, paginators) uses botocore:
-one session (one loader and model cache) for every client, made on first use, always under one
-lock (sessions are not thread-safe; clients are). The KMS and IAM clients are made on first
-use: loading their models costs ~15 and ~50 ms, and most checks (a push pre-flight whose
-caller needs no IAM read, a repository without KMS encryption) never call them."""
+With static keys, STS, ECR and IAM calls go through ``fast_token`` (``ecr_repository.FastSts``
+and ``FastClient``, ``fast_iam.FastIam``): no botocore session, no model loading, ~200 ms of
+CPU less (~170 ms more for an IAM user's reads and simulation). Everything else (other
+identities, settings only botocore implements, KMS, ECR paginators) uses botocore: one session
+(one loader and model cache) for every client, made on first use, always under one lock
+(sessions are not thread-safe; clients are). The botocore clients are made on first use:
+loading the KMS and IAM models costs ~15 and ~50 ms, and most checks never need them."""
 
 from __future__ import annotations
 
@@ -358,9 +358,26 @@ class _Check:
 
     def _iam_stage(self) -> None:
         if self.req.method != "probe":
-            self.gatherer.iam = self._lazy_client("iam", "iam", "base")
+            self.gatherer.iam = self._fast_iam("iam", "base")
         if self.req.simulating:
-            self._lazy_client("iam_sim", "iam", "once")
+            self._fast_iam("iam_sim", "once")
+
+    def _fast_iam(self, name: str, config: str) -> Any:
+        """IAM through fast_token where it may make the call (static keys), else botocore."""
+        from ..fast_iam import FastIam
+
+        reg = self.req.registry
+        client = FastIam(
+            reg.api_region,
+            self.profile,
+            self.role_arn,
+            make_sdk=lambda: self._client(name, "iam", config),
+            fips=reg.fips,
+            dualstack=reg.dualstack,
+            attempts=1 if config == "once" else None,
+        )
+        self.clients[name] = client
+        return client
 
     def _decide(self) -> CheckResult:
         req = self.req

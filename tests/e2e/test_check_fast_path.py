@@ -82,14 +82,20 @@ SCRIPT = (
 )
 
 
+@pytest.mark.parametrize("iam_user", [False, True])
 @pytest.mark.parametrize("fallback", [False, True])
 def test_static_key_preflight_builds_no_botocore_session(
-    aws: AwsServer, world: World, helper_env: dict[str, str], fallback: bool
+    aws: AwsServer, world: World, helper_env: dict[str, str], fallback: bool, iam_user: bool
 ) -> None:
     """A static-key check imports at most botocore.exceptions (probes' expected errors);
-    a setting only botocore implements brings the whole of it back."""
+    a setting only botocore implements brings the whole of it back. An IAM user's check,
+    which reads the user's policies and runs the simulator, too."""
     repo = world.repo()
     env = dict(helper_env, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    if iam_user:
+        user = world.user("budget", inline={"push": doc(LEAST_PRIVILEGE_PUSH)})
+        env = as_user(env, user)
+        aws.reset_counts()
     if fallback:
         env["AWS_MAX_ATTEMPTS"] = "3"
     proc = subprocess.run(
@@ -103,3 +109,6 @@ def test_static_key_preflight_builds_no_botocore_session(
     assert "credhelper.preflight.orchestrate" in imported  # the measurement saw the check
     assert ("botocore.session" in imported) is fallback
     assert ("botocore.client" in imported) is fallback
+    if iam_user:  # the IAM reads and the simulator were made (on either path)
+        assert aws.calls("GetUser") == 1 and aws.calls("GetUserPolicy") >= 1
+        assert aws.calls("SimulatePrincipalPolicy") >= 1
