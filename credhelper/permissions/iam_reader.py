@@ -12,8 +12,9 @@
   JSON) raises :class:`Unreadable` naming the call and the reason; the caller records it as a
   gap with what the answer would have told. Nothing is guessed.
 
-The client is botocore's IAM client (thread-safe); calls go through the explicit method
-names below, one table row per principal kind.
+The client is botocore's IAM client or ``fast_iam.FastIam`` (static keys: the same answers
+and errors without botocore; both thread-safe); calls go through the explicit method names
+below, one table row per principal kind.
 """
 
 from __future__ import annotations
