@@ -152,8 +152,9 @@ def test_help_ends_with_paths_and_environment(env: dict[str, str], tmp_path: Pat
         assert f"  {name} " in epilog, name
     aws = set(re.findall(r"[\"'](AWS_[A-Z_]+)[\"']", source))
     flat = epilog.replace("(_FILE)", " AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
-    flat = flat.replace("(_ECR|_ECR_PUBLIC|_STS)",
-                        " AWS_ENDPOINT_URL_ECR AWS_ENDPOINT_URL_ECR_PUBLIC AWS_ENDPOINT_URL_STS")
+    flat = flat.replace("(_ECR|_ECR_PUBLIC|_STS|_IAM)",
+                        " AWS_ENDPOINT_URL_ECR AWS_ENDPOINT_URL_ECR_PUBLIC AWS_ENDPOINT_URL_STS"
+                        " AWS_ENDPOINT_URL_IAM")
     internal = {"AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_FILE", "AWS_CREDENTIAL_EXPIRATION"}
     missing = sorted(n for n in aws - internal if n not in flat.split())
     assert not missing, missing
