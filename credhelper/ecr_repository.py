@@ -137,9 +137,9 @@ def nearest_tags(wanted: str, tags: Iterable[str], n: int = NEAREST) -> list[str
 
 def sdk_client(registry: Registry, profile: str | None, role_arn: str | None) -> Any:
     """botocore's ECR client for this registry's identity; failures in ecrpy's words."""
-    from . import identity, tokens
+    from . import aws_errors, identity, tokens
 
-    try:
+    with aws_errors.translated(registry, profile):
         # botocore, not boto3: importing boto3 costs ~45 ms (s3transfer, multiprocessing)
         session = identity.botocore_session(
             profile=profile, role_arn=role_arn, region=registry.region
@@ -147,10 +147,6 @@ def sdk_client(registry: Registry, profile: str | None, role_arn: str | None) ->
         return session.create_client(
             "ecr", region_name=registry.region, config=tokens.client_config(registry)
         )
-    except EcrpyError:
-        raise
-    except Exception as exc:
-        raise tokens.translate(exc, registry, profile) from None
 
 
 # botocore method -> (ECR operation, blob parameters): the calls a transfer's repository step

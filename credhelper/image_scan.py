@@ -161,7 +161,7 @@ class ScanWaiter:
 
     def _poll(self) -> str:
         """One DescribeImageScanFindings; returns the state and fills the report."""
-        from .tokens import is_access_denied
+        from .aws_errors import is_access_denied
 
         report = self.report
         try:
@@ -210,7 +210,7 @@ class ScanWaiter:
 
     def _start(self) -> str:
         """StartImageScan (basic scanning, scan on push off or not showing up)."""
-        from .tokens import is_access_denied
+        from .aws_errors import is_access_denied
 
         report = self.report
         try:
@@ -303,13 +303,13 @@ class ScanWaiter:
 
 
 def _code(exc: Exception) -> str:
-    from .tokens import error_details
+    from .aws_errors import error_details
 
     return error_details(exc)[0]
 
 
 def _failure(call: str, exc: Exception) -> str:
-    from .tokens import error_details
+    from .aws_errors import error_details
 
     code, message = error_details(exc)
     if not code:

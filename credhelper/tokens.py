@@ -5,7 +5,7 @@ registry host asks for and the deadline on retries. Its botocore session loads o
 models this call and the credential providers need (``botocore_models``, via
 ``aws_session.botocore_session(trimmed_models=True)``). The answer is checked and turned into a
 cache entry by ``token_answer`` (shared with ``fast_token``); failures are explained by
-``aws_errors`` (``translate`` etc. stay importable from here for older callers).
+``aws_errors``.
 
 Private registries call ``ecr:GetAuthorizationToken`` in the registry's own region; ECR Public
 calls ``ecr-public`` in us-east-1. The user's AWS settings win over ecrpy's defaults: FIPS and
@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 
 from . import aws_errors, aws_session, identity, token_answer
-from .aws_errors import error_details, is_access_denied, translate
 from .logs import remember_secret
 
 TYPE_CHECKING = False
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from .registry import Registry
     from .token_cache.base import CacheEntry
 
-__all__ = ["error_details", "fetch", "is_access_denied", "translate"]  # the last three: aws_errors
+__all__ = ["fetch"]
 
 CONNECT_TIMEOUT = aws_errors.CONNECT_TIMEOUT
 READ_TIMEOUT = aws_errors.READ_TIMEOUT

@@ -222,13 +222,13 @@ def _expired_credentials(profile: str | None) -> Iterator[None]:
     """botocore raises a bare ``RuntimeError`` for credentials still expired after a refresh
     (``AWS_CREDENTIAL_EXPIRATION`` in the past, a stale credential_process answer). Sessions are
     built through ``identity``, which translates it, but a refresh can also happen mid-run,
-    inside any AWS call: those are translated here, by the same ``tokens.translate``."""
+    inside any AWS call: those are translated here, by the same ``aws_errors.translate``."""
     try:
         yield
     except RuntimeError as exc:
         if "expired" not in str(exc):
             raise
-        from .tokens import translate
+        from .aws_errors import translate
 
         raise translate(exc, None, profile) from None
 

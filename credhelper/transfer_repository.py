@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .ecr_repository import NEAREST, Ecr, RepositoryFacts, nearest_tags
-from .errors import EcrpyError, RefusedError
+from .errors import RefusedError
 
 if TYPE_CHECKING:
     from .permissions.actions import ImageRef
@@ -125,15 +125,11 @@ def ecr_for(reg: Registry, ref: ImageRef, profile: str | None, role_arn: str | N
 def _check_kms_key(reg: Registry, key: str, profile: str | None, role_arn: str | None) -> None:
     """Before creating a KMS-encrypted repository: the key exists, is Enabled, and the caller
     may let ECR use it (``kms_key.check_for_create``)."""
-    from . import identity, kms_key, tokens
+    from . import aws_errors, identity, kms_key, tokens
 
-    try:
+    with aws_errors.translated(None, profile, service="KMS"):
         session = identity.botocore_session(profile=profile, role_arn=role_arn, region=reg.region)
         client = session.create_client(
             "kms", region_name=reg.region, config=tokens.client_config(reg)
         )
         kms_key.check_for_create(client, key, reg.account_id)
-    except EcrpyError:
-        raise
-    except Exception as exc:
-        raise tokens.translate(exc, None, profile, "KMS") from None

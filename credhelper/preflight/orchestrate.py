@@ -150,10 +150,10 @@ class _Check:
         self.role_arn = role_arn
 
     def run(self) -> CheckResult:
+        from ..aws_errors import translate
         from ..errors import EcrpyError
         from ..permissions.actions import repository_arn
         from ..permissions.gather import Gathered
-        from ..tokens import translate
 
         req = self.req
         if req.registry.public and req.operation == "pull":

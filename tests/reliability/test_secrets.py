@@ -214,7 +214,7 @@ def _aws_errors() -> list[Exception]:
 def test_exception_texts_never_log_aws_secrets(
     log_here: Path, monkeypatch: pytest.MonkeyPatch, secret_sink: SecretSink
 ) -> None:
-    from credhelper import tokens
+    from credhelper import aws_errors
     from credhelper.registry import parse
 
     for key, value in BOB.env({}).items():
@@ -222,7 +222,7 @@ def test_exception_texts_never_log_aws_secrets(
     registry = parse(HOSTS[0])
     leaks = []
     for exc in _aws_errors():
-        err = tokens.translate(exc, registry, None)
+        err = aws_errors.translate(exc, registry, None)
         assert isinstance(err, EcrpyError)
         line = err.one_line()
         secret_sink.text(f"translate {type(exc).__name__}", line)
@@ -240,10 +240,10 @@ def test_exception_messages_shown_to_users_hold_no_aws_secret(
     log_here: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What reaches docker (stderr / stdout) is built from our own words, never AWS's text."""
-    from credhelper import tokens
+    from credhelper import aws_errors
     from credhelper.registry import parse
 
     registry = parse(HOSTS[0])
     for exc in _aws_errors():
-        line = tokens.translate(exc, registry, None).one_line()
+        line = aws_errors.translate(exc, registry, None).one_line()
         assert BOB.secret not in line and (BOB.session_token or "") not in line, line
