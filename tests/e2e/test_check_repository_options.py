@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.e2e.test_check import (
@@ -22,7 +21,7 @@ from tests.e2e.test_check import (
     enforce,
     validate,
 )
-from tests.support import MOTO_REGION, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, run_ecrpy
+from tests.support import run_ecrpy
 from tests.support.aws_server import AwsServer
 
 pytestmark = pytest.mark.e2e
@@ -36,13 +35,7 @@ KMS_READ = ["kms:DescribeKey", "kms:ListGrants"]
 
 
 def kms_client(aws: AwsServer) -> Any:
-    return boto3.client(
-        "kms",
-        endpoint_url=aws.url,
-        region_name=MOTO_REGION,
-        aws_access_key_id=TEST_ACCESS_KEY_ID,
-        aws_secret_access_key=TEST_SECRET_ACCESS_KEY,
-    )
+    return aws.client("kms")
 
 
 def encrypted_repo(world: World, key: str) -> str:

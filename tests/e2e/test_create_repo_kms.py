@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.e2e.test_transfer import POWER_USER, World, as_user, ecrpy, one_line_error, run_json
 from tests.support import (
     MOTO_ACCOUNT,
     MOTO_REGION,
-    TEST_ACCESS_KEY_ID,
-    TEST_SECRET_ACCESS_KEY,
     write_config,
 )
 from tests.support.aws_server import AwsServer
@@ -62,13 +59,7 @@ CREATE = ["ecr:CreateRepository", "kms:DescribeKey"]
 
 
 def kms_client(aws: AwsServer) -> Any:
-    return boto3.client(
-        "kms",
-        endpoint_url=aws.url,
-        region_name=MOTO_REGION,
-        aws_access_key_id=TEST_ACCESS_KEY_ID,
-        aws_secret_access_key=TEST_SECRET_ACCESS_KEY,
-    )
+    return aws.client("kms")
 
 
 def test_create_repo_with_a_usable_key_by_alias(

@@ -46,7 +46,12 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.support import DEFAULT_TOKEN_TTL
+from tests.support import (
+    DEFAULT_TOKEN_TTL,
+    MOTO_REGION,
+    TEST_ACCESS_KEY_ID,
+    TEST_SECRET_ACCESS_KEY,
+)
 from tests.support.ecr_front import EcrFront
 
 FAULT_KINDS = ("500", "throttle", "malformed", "hang", "accessdenied")
@@ -554,6 +559,25 @@ class AwsServer:
         self._stopped = False
 
     # -- observation / steering (delegates, so tests need not know about the middleware) ------
+
+    def client(
+        self,
+        service: str,
+        key_id: str = TEST_ACCESS_KEY_ID,
+        secret: str = TEST_SECRET_ACCESS_KEY,
+        region: str = MOTO_REGION,
+    ) -> Any:
+        """A boto3 client of ``service`` against this server (the test account's admin keys
+        unless others are given): for a test's own set-up and assertions."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
 
     def calls(self, op: str) -> int:
         return self.middleware.calls(op)
