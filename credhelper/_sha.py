@@ -1,4 +1,4 @@
-"""SHA-256 without hashlib's OpenSSL load (~5 ms at import) on the helper's hot path.
+"""SHA-256 (and SHA-1) without hashlib's OpenSSL load (~5 ms at import) on the helper's hot path.
 
 *Hot* (docs/CONTRIBUTING-hot-path.md).
 """
@@ -32,4 +32,20 @@ def _constructor() -> Any:
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     digest: str = _constructor()(data).hexdigest()
+    return digest
+
+
+_SHA1: Any = None
+
+
+def sha1_hex(data: bytes) -> str:
+    """Hex SHA-1 of ``data`` (botocore names the AWS CLI's role-session cache files by it)."""
+    global _SHA1
+    if _SHA1 is None:
+        try:
+            from _sha1 import sha1  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:  # another interpreter: hashlib is always there
+            from hashlib import sha1  # type: ignore[assignment,unused-ignore]
+        _SHA1 = sha1
+    digest: str = _SHA1(data).hexdigest()
     return digest

@@ -35,6 +35,7 @@ __all__ = [
     "client_defaults",
     "credentials_expiry",
     "default_region",
+    "role_session_cache",
     "session",
     "session_name",
 ]
@@ -45,9 +46,32 @@ _LOGIN_HINT = (
 DEFAULT_MAX_ATTEMPTS = 3  # ecrpy's default when the user has not chosen (botocore's standard)
 
 
-def cli_cache_dir() -> str:
-    """The AWS CLI's credential cache, shared so a role session is assumed once for both."""
-    return os.path.join(os.path.expanduser("~"), ".aws", "cli", "cache")
+def role_session_cache() -> JSONFileCache:
+    """botocore's JSONFileCache over the AWS CLI's cache with ``fast_role``'s rules, so damage
+    is never fatal on either path: an entry it cannot read, decode or use (``cached_session``) is
+    absent (botocore's own raises KeyError from every ``get`` until the file is deleted), and a
+    failed write only costs the next run an AssumeRole."""
+    from botocore.utils import JSONFileCache
+
+    from . import fast_role
+
+    class RoleSessionCache(JSONFileCache):
+        def __contains__(self, cache_key: str) -> bool:
+            try:
+                record = self[cache_key]
+            except KeyError:
+                return False
+            return fast_role.cached_session(record) is not None
+
+        def __setitem__(self, cache_key: str, value: object) -> None:
+            try:
+                super().__setitem__(cache_key, value)
+            except OSError as exc:
+                from .logs import get_logger
+
+                get_logger().debug("role session not cached: %s", type(exc).__name__)
+
+    return RoleSessionCache(fast_role.cli_cache_dir())
 
 
 def session_name() -> str:
@@ -158,14 +182,16 @@ def botocore_session(
     """
     import botocore.session
     from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.utils import JSONFileCache
+    from botocore.parsers import ResponseParserError
 
     # Our own reading of the chain first: it names a missing profile or a source_profile loop
     # in ecrpy's words, and fingerprint() has accepted the same settings on the way here.
     name, _source = Chain(os.environ).resolve(profile)
     # "profile 'default'" would mislead when no profile was chosen
     who = profile or (None if name == "default" else name)
-    with aws_errors.translated(None, who, catch=(BotoCoreError, ClientError, RuntimeError)):
+    # ResponseParserError: an STS answer botocore could not parse (it is no BotoCoreError)
+    caught = (BotoCoreError, ClientError, ResponseParserError, RuntimeError)
+    with aws_errors.translated(None, who, catch=caught):
         core = botocore.session.Session(profile=profile)
         if trimmed_models:
             _use_trimmed_models(core)
@@ -174,7 +200,7 @@ def botocore_session(
             core.set_config_variable("region", region)
         _check_ca_bundle(core, name)
         core.set_default_client_config(client_defaults(core))
-        cache = JSONFileCache(cli_cache_dir())
+        cache = role_session_cache()
         resolver = core.get_component("credential_provider")
         for method in ("assume-role", "assume-role-with-web-identity"):
             provider = resolver.get_provider(method)

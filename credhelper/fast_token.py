@@ -1,11 +1,14 @@
-"""GetAuthorizationToken (and the few ECR calls a push needs) for static keys without botocore:
-one signed POST over ``http1``.
+"""GetAuthorizationToken (and the few ECR calls a push needs) without botocore: one signed POST
+over ``http1``.
 
 A cold ``get`` through botocore spends ~250 ms importing and loading models before it sends one
 small request. When the offline identity chain (``identity``) says the keys are static — env
 keys, or keys in the shared credentials/config file of a profile without ``role_arn``, web
 identity, SSO, ``credential_process`` — nothing needs resolving over the network, so this
-module signs the request with ``sigv4`` and sends it itself.
+module signs the request with ``sigv4`` and sends it itself. For GetAuthorizationToken it also
+takes the temporary keys of the other identities CI runners use, as botocore would resolve them:
+an assumed-role profile or web identity (``fast_role``: its STS call and the AWS CLI cache), a
+container endpoint or a ``credential_process`` (``fast_sources``).
 
 It does only what it can do exactly as botocore would, and answers ``None`` (use botocore)
 for everything else: a setting it does not implement (the profile's ``endpoint_url``,
@@ -30,7 +33,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import aws_errors, token_answer
+from . import aws_errors, fast_role, fast_sources, token_answer
 from .aws_endpoint import (
     CALLER_IDENTITY,
     OPERATION,
@@ -43,6 +46,7 @@ from .aws_endpoint import (
     sts_endpoint,
 )
 from .credential_chain import Chain
+from .errors import EcrpyError
 from .logs import remember_secret
 from .signed_call import MAX_ATTEMPTS as _MAX_ATTEMPTS
 from .signed_call import Plan, botocore_error, call, ssl_context
@@ -73,19 +77,6 @@ __all__ = [
     "sts_endpoint",
 ]
 
-# Profile keys that do not change how botocore calls ECR; any other key sends us to botocore.
-_INERT_PROFILE_KEYS = frozenset(
-    {
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "aws_security_token",
-        "region",
-        "output",
-        "s3",
-        "s3api",
-    }
-)
 # Environment settings botocore would apply to this call that this module does not implement.
 _FOREIGN_ENV = (
     "AWS_CREDENTIAL_EXPIRATION",
@@ -107,15 +98,10 @@ def static_keys(
         token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None
         keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], token)
     elif source.kind == "static keys":
-        section = chain.files.credentials_sections().get(name)
-        if not section or "aws_access_key_id" not in section:
-            section = chain.files.config_profiles().get(name) or {}
-        token = section.get("aws_security_token") or section.get("aws_session_token") or None
-        keys = (section["aws_access_key_id"], section.get("aws_secret_access_key", ""), token)
+        keys = fast_role.profile_keys(chain, name, source.method)
     else:
         return None
-    settings = chain.files.profiles().get(name, {})
-    if any(key not in _INERT_PROFILE_KEYS and not key.startswith("cli_") for key in settings):
+    if not fast_role.inert(chain.files.profiles().get(name, {})):
         return None
     return name, keys
 
@@ -127,28 +113,85 @@ def _plan(
     role_arn: str | None,
     env: Mapping[str, str],
     where: Endpoint | None = None,
+    role_deadline: float | None = None,
 ) -> Plan | None:
     """How to make ``operation`` (on ``registry``'s ECR API, or at ``where``) without
-    botocore, or None when botocore must make it."""
+    botocore, or None when botocore must make it. With ``role_deadline``, an assumed-role or
+    web-identity session ``fast_role`` can make (or finds cached) counts too: the one STS call
+    it may make must end by then."""
     if role_arn or any(var in env for var in _FOREIGN_ENV):
         return None
     bundle = env.get("AWS_CA_BUNDLE")
     if bundle and not os.path.isfile(bundle):
         return None  # botocore's path names the missing file before any call
-    found = static_keys(profile, env)
-    if found is None:
-        return None
     if where is None and registry is not None:
         where = endpoint(registry, env, operation)
     if where is None:
         return None
-    _name, keys = found
-    remember_secret(keys[1])
-    remember_secret(keys[2])
     proxy = proxy_for(where, env)
     if isinstance(proxy, bool):
         return None
-    return Plan(where, keys, proxy)
+    expires_at = None
+    found = static_keys(profile, env)
+    if found is not None:
+        keys = found[1]
+    elif role_deadline is not None and registry is not None:
+        # Last: every check that sends us to botocore is done before this may call anyone.
+        temporary = _temporary_keys(registry, profile, env, role_deadline)
+        if temporary is None:
+            return None
+        keys, expires_at = temporary
+    else:
+        return None
+    remember_secret(keys[1])
+    remember_secret(keys[2])
+    return Plan(where, keys, proxy, expires_at)
+
+
+def _temporary_keys(
+    registry: Registry, profile: str | None, env: Mapping[str, str], deadline: float
+) -> tuple[tuple[str, str, str | None], float | None] | None:
+    """Keys from a role session (``fast_role``), the container endpoint or a
+    ``credential_process`` (``fast_sources``), as botocore would resolve them; None when
+    botocore must. Failures raise the ``EcrpyError`` botocore's path raises."""
+    chain = Chain(env)
+    name, source = chain.resolve(profile)
+    if source.method in ("assume-role", "assume-role-with-web-identity"):
+        return fast_role.session(profile, env, registry.api_region, deadline)
+    settings = chain.files.profiles().get(name, {})
+    try:
+        if source.method == "container-role" and fast_role.inert(settings):
+            found = fast_sources.container(env)
+        elif source.method == "custom-process" and fast_role.inert(
+            settings, ("credential_process", "aws_account_id")
+        ):
+            found = fast_sources.process(settings["credential_process"])
+        else:
+            return None
+    except fast_role.Defer as why:
+        from .logs import get_logger
+
+        get_logger().debug("credentials left to botocore: %s", why)
+        return None
+    except Exception as exc:
+        raise _source_error(exc, registry, profile, name) from None
+    remember_secret(found[0][1])
+    remember_secret(found[0][2])
+    return found
+
+
+def _source_error(
+    exc: Exception, registry: Registry, profile: str | None, name: str
+) -> EcrpyError:
+    """A provider's failure, translated as ``aws_session.botocore_session`` and then
+    ``tokens.fetch`` translate the same failure on botocore's path: botocore's own exceptions
+    (and RuntimeError) for the identity, anything else as the token request's."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, (BotoCoreError, ClientError, RuntimeError)):
+        who = profile or (None if name == "default" else name)
+        return aws_errors.translate(exc, None, who)
+    return aws_errors.translate(exc, registry, profile)
 
 
 def fetch(
@@ -159,13 +202,13 @@ def fetch(
 ) -> CacheEntry | None:
     """A fresh token, or None when this registry/identity/setting needs botocore."""
     env = os.environ if env is None else env
-    plan = _plan(registry, OPERATION, profile, role_arn, env)
+    # The same bound as tokens.bound_retries: no new attempt that could not finish in time.
+    deadline = time.monotonic() + token_answer.DEADLINE
+    plan = _plan(registry, OPERATION, profile, role_arn, env, role_deadline=deadline)
     if plan is None:
         return None
     request = {} if registry.public else {"registryIds": [str(registry.account_id)]}
     requested_at = time.time()
-    # The same bound as tokens.bound_retries: no new attempt that could not finish in time.
-    deadline = time.monotonic() + token_answer.DEADLINE
     try:
         resp = call(plan, request, env, deadline)
     except Exception as exc:  # mapped exactly as the botocore path maps its errors
@@ -175,7 +218,7 @@ def fetch(
     server_now = http_date(resp["ResponseMetadata"]["HTTPHeaders"].get("date", ""))
     if server_now is None:  # not the one format HTTP/1.1 servers send: the general reading
         server_now = token_answer.lifetime_start(resp, requested_at)
-    return token_answer.entry(registry, data, requested_at, None, server_now)
+    return token_answer.entry(registry, data, requested_at, plan.expires_at, server_now)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

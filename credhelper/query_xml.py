@@ -110,6 +110,50 @@ def parse_result(root: ET.Element, operation: str) -> dict[str, Any]:
     return {}
 
 
+# STS's AssumeRole and AssumeRoleWithWebIdentity outputs (``fast_role``): structures (at any
+# depth), one map of strings (``entry`` with ``key``/``value``), integers, every other member a
+# string; Expiration stays the timestamp text.
+STS_OPERATIONS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity"})
+STS_STRUCTURES = frozenset(
+    {
+        "AssumedRoleUser",
+        "Credentials",
+        "OriginIdentity",
+        "TransactionContext",
+        "TrustedIdentityPropagationContext",
+    }
+)
+STS_MAPS = frozenset({"IdentityProvider"})
+STS_INTEGERS = frozenset({"PackedPolicySize", "SessionTokenSize", "SessionTokenUtilization"})
+
+
+def parse_sts_result(root: ET.Element, operation: str) -> dict[str, Any]:
+    """An AssumeRole* ``<OperationResult>`` as botocore parses it (timestamps as text)."""
+    for child in root:
+        if _tag(child) == f"{operation}Result":
+            return _sts_structure(child)
+    return {}
+
+
+def _sts_structure(element: ET.Element) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    for member in element:
+        name = _tag(member)
+        if name in STS_STRUCTURES:
+            answer[name] = _sts_structure(member)
+        elif name in STS_MAPS:
+            found: dict[str, Any] = {}
+            for entry in member:
+                parts = {_tag(part): part.text or "" for part in entry}
+                found[parts.get("key", "")] = parts.get("value", "")
+            answer[name] = found
+        elif name in STS_INTEGERS:
+            answer[name] = int(member.text or "")
+        else:
+            answer[name] = member.text or ""
+    return answer
+
+
 def request_id(root: ET.Element) -> str | None:
     """``ResponseMetadata/RequestId``, which botocore puts in its ``ResponseMetadata``."""
     for child in root:

@@ -13,7 +13,7 @@ import os
 import time
 
 from . import aws_errors
-from .aws_endpoint import OPERATION
+from .aws_endpoint import CALLER_IDENTITY, OPERATION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,17 +52,21 @@ _ssl_context: ssl.SSLContext | None = None
 
 
 class Plan:
-    """Everything one signed call needs: where, with which keys, through which proxy."""
+    """Everything one call needs: where, with which keys (None: unsigned, as botocore's
+    ``UNSIGNED`` AssumeRoleWithWebIdentity), through which proxy; ``expires_at``: when
+    temporary keys expire (None: static keys, or not known)."""
 
-    __slots__ = ("keys", "proxy", "where")
+    __slots__ = ("expires_at", "keys", "proxy", "where")
 
     def __init__(
         self,
         where: Endpoint,
-        keys: tuple[str, str, str | None],
+        keys: tuple[str, str, str | None] | None,
         proxy: tuple[str, int] | None,
+        expires_at: float | None = None,
     ) -> None:
         self.where, self.keys, self.proxy = where, keys, proxy
+        self.expires_at = expires_at
 
 
 def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
@@ -131,6 +135,8 @@ def call(
                 or failure.status == 429
                 or failure.status in _TRANSIENT_STATUS
                 or failure.code in _TRANSIENT_CODES
+                # botocore.retries.special.RetryIDPCommunicationError: STS only
+                or (failure.code == "IDPCommunicationError" and plan.where.service == "sts")
             )
             throttled = failure.code in _THROTTLING or failure.status == 429
             if not retry or attempt >= attempts or _too_late(deadline):
@@ -162,7 +168,6 @@ def _send(
     from . import http1
 
     where, proxy = plan.where, plan.proxy
-    key, secret, token = plan.keys
 
     if where.protocol == "query":
         headers = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
@@ -175,22 +180,24 @@ def _send(
         ("User-Agent", f"ecrpy/{version} (no botocore)"),
         ("Content-Length", str(len(body))),
     ]
-    timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    headers += sigv4.sign(
-        method="POST",
-        scheme=where.scheme,
-        host=where.host,
-        port=where.port,
-        path="/",
-        headers=headers,
-        body=body,
-        region=where.region,
-        service=where.service,
-        access_key=key,
-        secret_key=secret,
-        token=token,
-        timestamp=timestamp,
-    )
+    if plan.keys is not None:
+        key, secret, token = plan.keys
+        timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        headers += sigv4.sign(
+            method="POST",
+            scheme=where.scheme,
+            host=where.host,
+            port=where.port,
+            path="/",
+            headers=headers,
+            body=body,
+            region=where.region,
+            service=where.service,
+            access_key=key,
+            secret_key=secret,
+            token=token,
+            timestamp=timestamp,
+        )
     https = where.scheme == "https"
     resp = http1.request(
         "POST",
@@ -207,7 +214,10 @@ def _send(
     raw, status = resp.body, resp.status
     got = {k.lower(): v for k, v in resp.headers}
     if where.protocol == "query":
-        return _query_answer(raw, status, got, where.target if where.service == "iam" else None)
+        # GetCallerIdentity's three strings are read here; IAM's answers and STS's AssumeRole*
+        # through query_xml's tables
+        operation = None if where.target == CALLER_IDENTITY else where.target
+        return _query_answer(raw, status, got, operation)
     parsed = _parse_json(raw, _json)
     if status >= 300:
         message = parsed.get("message", parsed.get("Message", ""))
@@ -258,7 +268,10 @@ def _query_answer(
         from . import query_xml
 
         try:
-            answer = query_xml.parse_result(root, operation)
+            if operation in query_xml.STS_OPERATIONS:
+                answer = query_xml.parse_sts_result(root, operation)
+            else:
+                answer = query_xml.parse_result(root, operation)
         except ValueError:  # an integer that is not one: botocore's parser fails too
             raise _Unparsable(raw[:200].decode("utf-8", "replace")) from None
         request_id = query_xml.request_id(root)

@@ -14,9 +14,12 @@ from bench_common import (
     HELPER,
     LATENCY_MS,
     SECRET,
+    TEST_ACCESS_KEY_ID,
+    TEST_SECRET_ACCESS_KEY,
     Args,
     Aws,
     Cmd,
+    ContainerCredentialsServer,
     Section,
     Target,
     World,
@@ -27,6 +30,8 @@ from bench_common import (
 )
 
 COLD_STATIC_RSS_MIB = 25
+CONTAINER: ContainerCredentialsServer  # the credentials endpoint, for measure()'s duration
+CONTAINER_TOKEN: Path
 HERD = 32
 # (row of issue 13's table, world name, how the world gets its identity, limit x Go)
 SCENARIOS = (
@@ -35,10 +40,23 @@ SCENARIOS = (
      lambda w: w.profile("bench-source"), 5.0),
     ("cold get, assumed-role profile", "cold-role", lambda w: w.profile("bench-role"), 8.0),
     ("cold get, web identity", "cold-web", lambda w: w.web_identity(), 8.0),
+    ("cold get, container credentials (ECS task role)", "cold-container",
+     lambda w: w.container(CONTAINER.url, CONTAINER_TOKEN.read_text()), 8.0),
+    ("cold get, credential_process", "cold-process", lambda w: w.credential_process(), 8.0),
 )  # fmt: skip
 
 
 def measure(aws: Aws, tmp: Path, args: Args) -> Section:
+    global CONTAINER, CONTAINER_TOKEN
+    CONTAINER_TOKEN = tmp / "container-authorization-token"
+    CONTAINER_TOKEN.write_text("bench-container-authorization-token")
+    with ContainerCredentialsServer(
+        CONTAINER_TOKEN, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, "bench-pod-session"
+    ) as CONTAINER:
+        return _measure(aws, tmp, args)
+
+
+def _measure(aws: Aws, tmp: Path, args: Args) -> Section:
     go = go_helper()
     rows, targets = [], []
     for title, name, setup, limit in SCENARIOS:

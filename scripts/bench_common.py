@@ -39,6 +39,7 @@ from tests.support import (  # noqa: E402
     TEST_SECRET_ACCESS_KEY,
     ecr_host,
 )
+from tests.support.net import ContainerCredentialsServer  # noqa: E402,F401 - for bench_cold
 
 VENV_BIN = REPO / ".venv" / "bin"
 PY = VENV_BIN / "python"
@@ -224,9 +225,34 @@ class World:
         )
         return self
 
+    def container(self, url: str, token: str) -> World:
+        """An ECS task role / container credentials endpoint on 127.0.0.1 with an authorization
+        token. ``AWS_CONTAINER_AUTHORIZATION_TOKEN``, not EKS Pod Identity's ``..._TOKEN_FILE``:
+        the Go helper this machine has (Debian's 0.6.0) does not read the file."""
+        self.env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = url
+        self.env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
+        return self
+
+    def credential_process(self) -> World:
+        """A profile whose ``credential_process`` is a /bin/sh script printing the keys (the
+        process itself costs both helpers the same ~1 ms)."""
+        script = self.root / "creds.sh"
+        doc = (f'{{"Version": 1, "AccessKeyId": "{TEST_ACCESS_KEY_ID}", '
+               f'"SecretAccessKey": "{TEST_SECRET_ACCESS_KEY}"}}')  # fmt: skip
+        script.write_text(f"#!/bin/sh\necho '{doc}'\n")
+        script.chmod(0o755)
+        with open(self.home / ".aws" / "config", "a") as f:
+            f.write(f"\n[profile bench-process]\ncredential_process = {script}\n")
+        self.env["AWS_PROFILE"] = "bench-process"
+        return self
+
     def clear_caches(self) -> None:
+        """Empty every cache a cold CI job starts without: ecrpy's tokens, the Go helper's, and
+        the AWS CLI's role-session cache (which both ecrpy and botocore read: a role assumed in
+        an earlier run must not make a later "cold" run cheaper; the Go helper keeps none)."""
         shutil.rmtree(self.ecrpy_cache, ignore_errors=True)
         shutil.rmtree(self.go_cache, ignore_errors=True)
+        shutil.rmtree(self.home / ".aws" / "cli" / "cache", ignore_errors=True)
 
 
 # -- commands and the paired runner ----------------------------------------------------------------

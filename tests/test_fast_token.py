@@ -169,13 +169,19 @@ def test_settings_we_do_not_implement_go_to_botocore(
     assert aws.calls(GAT) == 0
 
 
-def test_role_and_process_identities_go_to_botocore(
+def test_role_override_and_sso_identities_go_to_botocore(
     aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A per-registry role_arn (ecrpy's config) and SSO are botocore's; roles, web identity,
+    container endpoints and credential_process have their own tests (test_fast_role.py,
+    test_fast_sources.py)."""
     assert fast_token.fetch(_registry(), role_arn="arn:aws:iam::123456789012:role/x") is None
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    Path(env["AWS_CONFIG_FILE"]).write_text("[default]\ncredential_process = /bin/false\n")
+    Path(env["AWS_CONFIG_FILE"]).write_text(
+        "[default]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
+        "sso_account_id = 123456789012\nsso_role_name = Dev\n"
+    )
     assert fast_token.fetch(_registry()) is None
     assert aws.calls(GAT) == 0
 
@@ -275,16 +281,58 @@ SCRIPT = (
 )
 
 
-@pytest.mark.parametrize("fallback", [False, True])
-def test_static_key_cold_get_imports_no_botocore(
-    aws: AwsServer, helper_env: dict[str, str], fallback: bool
+_ROLE_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"],
+            }
+        ],
+    }
+)
+
+
+def _identity_env(aws: AwsServer, env: dict[str, str], identity: str, tmp: Path) -> str | None:
+    """Give ``env`` the identity (static env keys, an assumed-role profile over keys in the
+    credentials file, web identity from the environment); the STS operation it needs."""
+    if identity in ("static", "fallback"):
+        return None
+    role = f"cold-{os.urandom(4).hex()}"
+    arn = aws.client("iam").create_role(RoleName=role, AssumeRolePolicyDocument=_ROLE_TRUST)
+    role_arn = str(arn["Role"]["Arn"])
+    key, secret = env.pop("AWS_ACCESS_KEY_ID"), env.pop("AWS_SECRET_ACCESS_KEY")
+    if identity == "role":
+        Path(env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+            f"[src]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+        )
+        Path(env["AWS_CONFIG_FILE"]).write_text(
+            f"[profile deploy]\nrole_arn = {role_arn}\nsource_profile = src\n"
+        )
+        env["AWS_PROFILE"] = "deploy"
+        return "AssumeRole"
+    token = tmp / "web-identity-token"
+    token.write_text("eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9.")
+    env.update(AWS_ROLE_ARN=role_arn, AWS_WEB_IDENTITY_TOKEN_FILE=str(token))
+    return "AssumeRoleWithWebIdentity"
+
+
+@pytest.mark.parametrize("identity", ["static", "fallback", "role", "web-identity"])
+def test_cold_get_imports_no_botocore(
+    aws: AwsServer, helper_env: dict[str, str], identity: str, tmp_path: Path
 ) -> None:
     """Runs credhelper.protocol.main in a plain interpreter (not the console-script shim), so
-    the result does not depend on how the package was installed. The fallback case (a setting
-    only botocore implements) proves the measurement sees botocore when it is there."""
+    the result does not depend on how the package was installed: static keys, an assumed-role
+    profile and web identity (both from an empty AWS CLI cache: one STS call) need no botocore.
+    The fallback case (a setting only botocore implements) proves the measurement sees
+    botocore when it is there."""
     env = dict(helper_env, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    if fallback:
+    sts_operation = _identity_env(aws, env, identity, tmp_path)
+    if identity == "fallback":
         env["AWS_MAX_ATTEMPTS"] = "3"
+    aws.reset_counts()
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", SCRIPT],
         input=HOST.encode(),
@@ -299,11 +347,15 @@ def test_static_key_cold_get_imports_no_botocore(
     }
     assert "credhelper.tokens" in imported  # the measurement works: this was a cold get
     heavy = {m for m in imported if m.split(".")[0] in ("botocore", "boto3", "urllib3")}
-    if fallback:
+    if identity == "fallback":
         assert "botocore.session" in heavy
     else:
         assert heavy == set()
     assert aws.calls(GAT) == 1
+    if sts_operation is not None:
+        assert aws.calls(sts_operation) == 1
+        cached = list((Path(env["HOME"]) / ".aws" / "cli" / "cache").glob("*.json"))
+        assert len(cached) == 1  # the role session is left for the AWS CLI and the next get
 
 
 # -- the repository step's ECR calls (ecr_repository.FastClient) --------------------------------
