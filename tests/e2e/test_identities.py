@@ -179,3 +179,32 @@ def test_per_registry_profile_from_ecrpy_config(aws: AwsServer, helper_env: dict
     write_config(helper_env, f'[registries."{HOST}"]\nprofile = "other"\n')
     secret(helper_env)  # now the per-registry profile: a different identity, a new token
     assert aws.calls(GAT) == 2
+
+
+@pytest.mark.parametrize("path", ["fast", "botocore"])
+@pytest.mark.parametrize("damage", [b'{"Credentials": {"AccessKeyId": "AS', b"\x00\xff binary", b""])
+def test_a_damaged_aws_cli_cache_entry_is_assumed_anew_not_fatal(
+    aws: AwsServer, helper_env: dict[str, str], role_arn: str, path: str, damage: bytes
+) -> None:
+    """A truncated or binary ~/.aws/cli/cache entry (a killed AWS CLI, a full disk) would make
+    botocore's own cache raise KeyError on every get; both of ecrpy's paths treat it as absent:
+    one AssumeRole, a token, and a good entry written back. ``AWS_MAX_ATTEMPTS`` (a setting only
+    botocore implements) sends the second case through botocore."""
+    env = dict(without_keys(helper_env), AWS_PROFILE="deploy")
+    if path == "botocore":
+        env["AWS_MAX_ATTEMPTS"] = "3"
+    write_aws_files(
+        env,
+        f"[profile src]\nregion = us-east-1\n\n[profile deploy]\nrole_arn = {role_arn}\nsource_profile = src\n",
+        f"[src]\naws_access_key_id = {TEST_ACCESS_KEY_ID}\naws_secret_access_key = {TEST_SECRET_ACCESS_KEY}\n",
+    )
+    assert secret(env) == MOTO_ECR_PASSWORD
+    (entry,) = (Path(env["HOME"]) / ".aws" / "cli" / "cache").glob("*.json")
+    entry.write_bytes(damage)
+    shutil.rmtree(env["ECRPY_CACHE_DIR"])
+    aws.reset_counts()
+    proc = run_helper(env, "get", HOST)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert json.loads(proc.stdout)["Secret"] == MOTO_ECR_PASSWORD
+    assert (aws.calls("AssumeRole"), aws.calls(GAT)) == (1, 1)
+    assert json.loads(entry.read_text())["Credentials"]["SessionToken"]
