@@ -112,7 +112,7 @@ def _container_url(env: Mapping[str, str]) -> tuple[str, int, str, str]:
         url = env["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
     try:
         parts = urlsplit(url)
-        port = parts.port or 80
+        port = 80 if parts.port is None else parts.port
     except ValueError:
         raise Defer("container URL") from None
     host = parts.hostname or ""
