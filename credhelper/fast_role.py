@@ -327,6 +327,7 @@ def session(
     name, source = chain.resolve(profile)
     if source.method not in ("assume-role", "assume-role-with-web-identity"):
         return None
+    who = profile or (None if name == "default" else name)  # as aws_session names it
     sts = sts_endpoint(region, env)
     try:
         request = _request(chain, name, source, profile or None)
@@ -350,10 +351,9 @@ def session(
         except Defer:
             raise
         except Exception as exc:  # mapped exactly as the botocore path maps its errors
-            who = profile or (None if name == "default" else name)
             error = botocore_error(exc, where, proxy, request.operation)
             raise aws_errors.translate(error, None, who) from None
-        return _session_from(answer, path, profile or (None if name == "default" else name))
+        return _session_from(answer, path, who)
     except Defer as why:
         from .logs import get_logger
 

@@ -121,11 +121,17 @@ METHOD = f"""
   socketserver's default of 5, the ~15 connections ecrpy's static-key pre-flight opens at once
   lost SYNs and waited ~1 s for the retransmission (the check row's median went from ~0.5 s
   to 1.26 s). AWS calls are counted by moto.
-- **Cold get**: both helpers' caches are removed before every run. Static env keys:
+- **Cold get**: both helpers' caches are removed before every run, and the AWS CLI's role
+  cache (`~/.aws/cli/cache`, which ecrpy and botocore share) too: every role row pays its
+  AssumeRole*, as on a fresh CI runner (runs before 2026-11-30 10:00 kept that cache, so their
+  role rows measured a cached session for ecrpy). Static env keys:
   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`; credentials file: `AWS_PROFILE` naming a profile
   with keys in `~/.aws/credentials`; assumed role: a profile with `role_arn` + `source_profile`
   (AssumeRole + GetAuthorizationToken); web identity: `AWS_ROLE_ARN` +
-  `AWS_WEB_IDENTITY_TOKEN_FILE` (AssumeRoleWithWebIdentity + GetAuthorizationToken).
+  `AWS_WEB_IDENTITY_TOKEN_FILE` (AssumeRoleWithWebIdentity + GetAuthorizationToken); container
+  credentials: `AWS_CONTAINER_CREDENTIALS_FULL_URI` on 127.0.0.1 with
+  `AWS_CONTAINER_AUTHORIZATION_TOKEN` (ECS style: Debian's Go helper 0.6.0 does not read EKS
+  Pod Identity's `..._TOKEN_FILE`); credential_process: a /bin/sh script printing static keys.
 - **Waiting** (columns *wait* = median of wall - CPU per run, *preempted* = median of
   involuntary context switches, both from `wait4`): on an idle machine *wait* is I/O (AWS
   through the proxy, the engine). Under load it is mostly time spent runnable but not running,
