@@ -16,6 +16,7 @@ from . import aws_errors
 from .aws_errors import CONNECT_TIMEOUT, READ_TIMEOUT
 from .credential_chain import Chain
 from .errors import CredentialsError
+from .fast_role import session_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,22 +73,6 @@ def role_session_cache() -> JSONFileCache:
                 get_logger().debug("role session not cached: %s", type(exc).__name__)
 
     return RoleSessionCache(fast_role.cli_cache_dir())
-
-
-def session_name() -> str:
-    """``ecrpy-<user>``: a RoleSessionName CloudTrail readers can attribute."""
-    import re
-
-    user = os.environ.get("USER") or os.environ.get("LOGNAME") or os.environ.get("USERNAME")
-    if not user:
-        try:
-            import getpass
-
-            user = getpass.getuser()
-        except (ImportError, KeyError, OSError):
-            user = str(os.getuid()) if hasattr(os, "getuid") else "user"
-    # STS allows [\w+=,.@-] with \w meaning ASCII only.
-    return ("ecrpy-" + re.sub(r"[^A-Za-z0-9_+=,.@-]", "-", user))[:64]
 
 
 def _no_prompt(profile: str) -> Callable[[str], str]:

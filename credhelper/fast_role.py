@@ -56,8 +56,10 @@ __all__ = [
     "cli_cache_dir",
     "expiry",
     "inert",
+    "override_session",
     "profile_keys",
     "session",
+    "session_name",
 ]
 
 # botocore's CachedCredentialFetcher.DEFAULT_EXPIRY_WINDOW_SECONDS: a cached session with less
@@ -92,6 +94,22 @@ class Defer(Exception):
 def cli_cache_dir() -> str:
     """The AWS CLI's credential cache, shared so a role session is assumed once for both."""
     return os.path.join(os.path.expanduser("~"), ".aws", "cli", "cache")
+
+
+def session_name() -> str:
+    """``ecrpy-<user>``: a RoleSessionName CloudTrail readers can attribute."""
+    import re
+
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or os.environ.get("USERNAME")
+    if not user:
+        try:
+            import getpass
+
+            user = getpass.getuser()
+        except (ImportError, KeyError, OSError):
+            user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    # STS allows [\w+=,.@-] with \w meaning ASCII only.
+    return ("ecrpy-" + re.sub(r"[^A-Za-z0-9_+=,.@-]", "-", user))[:64]
 
 
 def inert(settings: Mapping[str, str], allowed: Collection[str] = ()) -> bool:
@@ -328,9 +346,41 @@ def session(
     if source.method not in ("assume-role", "assume-role-with-web-identity"):
         return None
     who = profile or (None if name == "default" else name)  # as aws_session names it
-    sts = sts_endpoint(region, env)
     try:
         request = _request(chain, name, source, profile or None)
+    except Defer as why:
+        _log_deferral(why)
+        return None
+    return _assume(request, who, env, region, deadline)
+
+
+def override_session(
+    source_keys: tuple[str, str, str | None],
+    role_arn: str,
+    who: str | None,
+    env: Mapping[str, str],
+    region: str,
+    deadline: float,
+) -> tuple[tuple[str, str, str | None], float] | None:
+    """A registry's ``role_arn`` (ecrpy's config) assumed over static ``source_keys`` as
+    ``aws_session``'s override does it: RoleSessionName ``session_name()``, the same cache."""
+    request = _Request("AssumeRole", {"RoleArn": role_arn, "RoleSessionName": session_name()},
+                       source_keys, None)  # fmt: skip
+    return _assume(request, who, env, region, deadline)
+
+
+def _log_deferral(why: Defer) -> None:
+    from .logs import get_logger
+
+    get_logger().debug("role session left to botocore: %s", why)
+
+
+def _assume(
+    request: _Request, who: str | None, env: Mapping[str, str], region: str, deadline: float
+) -> tuple[tuple[str, str, str | None], float] | None:
+    """``request``'s session from the AWS CLI cache, else from one STS call (and cached)."""
+    sts = sts_endpoint(region, env)
+    try:
         if sts is None:
             raise Defer("STS endpoint")
         where = Endpoint(sts.scheme, sts.host, sts.port, region, "sts", request.operation, "query")
@@ -355,9 +405,7 @@ def session(
             raise aws_errors.translate(error, None, who) from None
         return _session_from(answer, path, who)
     except Defer as why:
-        from .logs import get_logger
-
-        get_logger().debug("role session left to botocore: %s", why)
+        _log_deferral(why)
         return None
 
 

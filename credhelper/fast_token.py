@@ -8,12 +8,14 @@ identity, SSO, ``credential_process`` — nothing needs resolving over the netwo
 module signs the request with ``sigv4`` and sends it itself. For GetAuthorizationToken it also
 takes the temporary keys of the other identities CI runners use, as botocore would resolve them:
 an assumed-role profile or web identity (``fast_role``: its STS call and the AWS CLI cache), a
-container endpoint or a ``credential_process`` (``fast_sources``).
+registry's ``role_arn`` from ecrpy's config over static keys (``fast_role`` too), a container
+endpoint or a ``credential_process`` (``fast_sources``).
 
 It does only what it can do exactly as botocore would, and answers ``None`` (use botocore)
 for everything else: a setting it does not implement (the profile's ``endpoint_url``,
 ``services``, ``ca_bundle``, FIPS/dual-stack/retry settings from the environment or the
-profile, ``AWS_CREDENTIAL_EXPIRATION``, a per-registry ``role_arn``), a partition other than
+profile, ``AWS_CREDENTIAL_EXPIRATION``, a per-registry ``role_arn`` on the other calls or over keys
+that are not static), a partition other than
 aws/aws-cn/aws-us-gov, an endpoint URL with a path, a proxy with credentials. It honours
 ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_ECR``/``AWS_ENDPOINT_URL_ECR_PUBLIC`` (unless
 ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``), the registry host's FIPS/dual-stack form,
@@ -119,7 +121,7 @@ def _plan(
     botocore, or None when botocore must make it. With ``role_deadline``, an assumed-role or
     web-identity session ``fast_role`` can make (or finds cached) counts too: the one STS call
     it may make must end by then."""
-    if role_arn or any(var in env for var in _FOREIGN_ENV):
+    if any(var in env for var in _FOREIGN_ENV) or (role_arn and role_deadline is None):
         return None
     bundle = env.get("AWS_CA_BUNDLE")
     if bundle and not os.path.isfile(bundle):
@@ -133,11 +135,18 @@ def _plan(
         return None
     expires_at = None
     found = static_keys(profile, env)
-    if found is not None:
+    if found is not None and not role_arn:
         keys = found[1]
     elif role_deadline is not None and registry is not None:
         # Last: every check that sends us to botocore is done before this may call anyone.
-        temporary = _temporary_keys(registry, profile, env, role_deadline)
+        temporary: tuple[tuple[str, str, str | None], float | None] | None = None
+        if not role_arn:
+            temporary = _temporary_keys(registry, profile, env, role_deadline)
+        elif found is not None:  # a registry's role (ecrpy's config) over static keys
+            who = profile or (None if found[0] == "default" else found[0])
+            temporary = fast_role.override_session(
+                found[1], role_arn, who, env, registry.api_region, role_deadline
+            )
         if temporary is None:
             return None
         keys, expires_at = temporary

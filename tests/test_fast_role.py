@@ -896,6 +896,100 @@ def test_a_cache_that_cannot_be_written_costs_only_the_next_call(
     assert _fetch_counting(aws, monkeypatch, profile, fast) == 1
 
 
+# -- a registry's role_arn (ecrpy's config) over static keys ---------------------------------------
+
+
+def _override_fetch(
+    aws: AwsServer, monkeypatch: pytest.MonkeyPatch, role: str, profile: str | None, fast: bool
+) -> tuple[tuple[str, ...], int, int, float | None]:
+    """tokens.fetch with ``role_arn`` on one path: (outcome, AssumeRole calls, GAT calls,
+    creds_expire_at); on the fast path fast_role.override_session must have been called."""
+    aws.reset_counts()
+    calls: list[object] = []
+    expiry: list[float | None] = []
+    with monkeypatch.context() as m:
+        if fast:
+            real = fast_role.override_session
+
+            def spy(*args: Any, **kwargs: Any) -> Any:
+                calls.append(args)
+                return real(*args, **kwargs)
+
+            m.setattr(fast_role, "override_session", spy)
+        else:
+            _botocore_only(m)
+
+        def fetch() -> Any:
+            entry = tokens.fetch(_registry(), profile, role)
+            expiry.append(entry.creds_expire_at)
+            return entry
+
+        outcome = _outcome(fetch)
+    assert bool(calls) == fast
+    return outcome, aws.calls(ASSUME), aws.calls(GAT), (expiry or [None])[0]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("source", ["env-keys", "credentials-file"])
+def test_a_registry_role_over_static_keys_answers_as_botocore(
+    aws: AwsServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    role_arn: str,
+    source: str,
+    fault: str | None,
+) -> None:
+    """aws_session's RoleOverride (AssumeRole over what the chain resolves, RoleSessionName
+    ``ecrpy-<user>``) and fast_role.override_session: the same token or error, the same calls,
+    the same credentials expiry; and each path reuses the session the other cached."""
+    profile = None
+    if source == "credentials-file":
+        _without_env_keys(monkeypatch)
+        _write_aws_files("[profile src]\nregion = us-east-1\n", SOURCE_KEYS)
+        profile = "src"
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+    results = []
+    for fast in (True, False):
+        _clear_cli_cache()
+        if fault:
+            aws.set_fault(ASSUME, fault)
+        results.append(_override_fetch(aws, monkeypatch, role_arn, profile, fast))
+        aws.clear_faults()
+    (fast_outcome, *fast_calls, fast_expiry), (slow_outcome, *slow_calls, slow_expiry) = results
+    assert fast_outcome == slow_outcome
+    assert fast_calls == slow_calls
+    if fault is None:
+        assert fast_outcome[2] == MOTO_ECR_PASSWORD and fast_calls == [1, 1]
+        assert fast_expiry is not None and slow_expiry is not None
+        assert fast_expiry == pytest.approx(slow_expiry, abs=5)
+        # the botocore run above left its session: the fast path reads it, and the reverse
+        assert _override_fetch(aws, monkeypatch, role_arn, profile, True)[1] == 0
+        _clear_cli_cache()
+        assert _override_fetch(aws, monkeypatch, role_arn, profile, True)[1] == 1
+        assert _override_fetch(aws, monkeypatch, role_arn, profile, False)[1] == 0
+        (entry,) = _entries()
+        assert entry.stat().st_mode & 0o777 == 0o600
+    else:
+        assert fast_outcome[0] == "error"
+
+
+def test_a_registry_role_over_other_identities_is_botocores(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, role_arn: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Over a role profile, web identity (or any source that is not static keys), the override
+    stays botocore's; and only the token request takes it (the other ECR calls go to botocore)."""
+    profile, _op = _use_identity("web-identity-env", role_arn, monkeypatch, tmp_path)
+    aws.reset_counts()
+    assert fast_token.fetch(_registry(), profile, role_arn) is None
+    assert (_sts_calls(aws), aws.calls(GAT)) == (0, 0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
+    registry = _registry()
+    assert fast_token.ecr_call(registry, "DescribeRepositories", {}, None, role_arn) is None
+    assert aws.calls("DescribeRepositories") == 0
+
+
 # -- identities and settings left to botocore -------------------------------------------------------
 
 LEFT_TO_BOTOCORE = {

@@ -169,13 +169,11 @@ def test_settings_we_do_not_implement_go_to_botocore(
     assert aws.calls(GAT) == 0
 
 
-def test_role_override_and_sso_identities_go_to_botocore(
+def test_sso_identities_go_to_botocore(
     aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A per-registry role_arn (ecrpy's config) and SSO are botocore's; roles, web identity,
-    container endpoints and credential_process have their own tests (test_fast_role.py,
-    test_fast_sources.py)."""
-    assert fast_token.fetch(_registry(), role_arn="arn:aws:iam::123456789012:role/x") is None
+    """SSO is botocore's; roles (also a registry's role_arn), web identity, container endpoints
+    and credential_process have their own tests (test_fast_role.py, test_fast_sources.py)."""
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     Path(env["AWS_CONFIG_FILE"]).write_text(
