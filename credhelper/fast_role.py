@@ -322,7 +322,7 @@ def _account(arn: object) -> str | None:
 
 
 def _fetch(
-    request: _Request, where: Endpoint, proxy: tuple[str, int] | None, deadline: float,
+    request: _Request, where: Endpoint, proxy: tuple[str, int] | None, deadline: float | None,
     env: Mapping[str, str],
 ) -> dict[str, Any]:  # fmt: skip
     params = dict(request.args)
@@ -336,7 +336,7 @@ def _fetch(
 
 
 def session(
-    profile: str | None, env: Mapping[str, str], region: str, deadline: float
+    profile: str | None, env: Mapping[str, str], region: str, deadline: float | None
 ) -> tuple[tuple[str, str, str | None], float] | None:
     """(keys, expiry) of the role session the chain names for ``profile``, from the AWS CLI
     cache or one STS call; None when botocore must resolve this identity. Failures raise the
@@ -360,7 +360,7 @@ def override_session(
     who: str | None,
     env: Mapping[str, str],
     region: str,
-    deadline: float,
+    deadline: float | None,
 ) -> tuple[tuple[str, str, str | None], float] | None:
     """A registry's ``role_arn`` (ecrpy's config) assumed over static ``source_keys`` as
     ``aws_session``'s override does it: RoleSessionName ``session_name()``, the same cache."""
@@ -376,7 +376,8 @@ def _log_deferral(why: Defer) -> None:
 
 
 def _assume(
-    request: _Request, who: str | None, env: Mapping[str, str], region: str, deadline: float
+    request: _Request, who: str | None, env: Mapping[str, str], region: str,
+    deadline: float | None,
 ) -> tuple[tuple[str, str, str | None], float] | None:
     """``request``'s session from the AWS CLI cache, else from one STS call (and cached)."""
     sts = sts_endpoint(region, env)

@@ -33,6 +33,7 @@ parsing, botocore-shaped errors). Their public names stay importable from here.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from . import aws_errors, fast_role, fast_sources, token_answer
@@ -118,10 +119,11 @@ def _plan(
     role_deadline: float | None = None,
 ) -> Plan | None:
     """How to make ``operation`` (on ``registry``'s ECR API, or at ``where``) without
-    botocore, or None when botocore must make it. With ``role_deadline``, an assumed-role or
-    web-identity session ``fast_role`` can make (or finds cached) counts too: the one STS call
-    it may make must end by then."""
-    if any(var in env for var in _FOREIGN_ENV) or (role_arn and role_deadline is None):
+    botocore, or None when botocore must make it. Keys: static ones, else the temporary keys
+    ``_temporary_keys`` resolves as botocore would. ``role_deadline``: this is the token
+    request, whose one STS call (if any) must end by then and whose keys are its own; other
+    calls share one resolution per identity and process (``_shared_temporary_keys``)."""
+    if any(var in env for var in _FOREIGN_ENV):
         return None
     bundle = env.get("AWS_CA_BUNDLE")
     if bundle and not os.path.isfile(bundle):
@@ -137,44 +139,95 @@ def _plan(
     found = static_keys(profile, env)
     if found is not None and not role_arn:
         keys = found[1]
-    elif role_deadline is not None and registry is not None:
+    else:
         # Last: every check that sends us to botocore is done before this may call anyone.
-        temporary: tuple[tuple[str, str, str | None], float | None] | None = None
-        if not role_arn:
-            temporary = _temporary_keys(registry, profile, env, role_deadline)
-        elif found is not None:  # a registry's role (ecrpy's config) over static keys
-            who = profile or (None if found[0] == "default" else found[0])
-            temporary = fast_role.override_session(
-                found[1], role_arn, who, env, registry.api_region, role_deadline
-            )
+        if role_deadline is not None:
+            temporary = _temporary_keys(registry, where, profile, role_arn, found, env,
+                                        role_deadline)  # fmt: skip
+        else:
+            temporary = _shared_temporary_keys(registry, where, profile, role_arn, found, env)
         if temporary is None:
             return None
         keys, expires_at = temporary
-    else:
-        return None
     remember_secret(keys[1])
     remember_secret(keys[2])
     return Plan(where, keys, proxy, expires_at)
 
 
+Keys = tuple[str, str, str | None]
+# Temporary keys the calls after the token request share, per identity, for this process: one
+# STS call, endpoint request or process run serves the whole pre-flight (as botocore's path
+# shares one session); a failure or a deferral to botocore is remembered too. Refreshed
+# inside botocore's 15-minute advisory window. Tests clear it (tests/conftest.py).
+_SHARED: dict[str, tuple[Keys, float | None] | EcrpyError | None] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_temporary_keys(
+    registry: Registry | None,
+    where: Endpoint,
+    profile: str | None,
+    role_arn: str | None,
+    found: tuple[str, Keys] | None,
+    env: Mapping[str, str],
+) -> tuple[Keys, float | None] | None:
+    """``_temporary_keys`` once per identity and process, whichever thread asks first."""
+    from . import _json
+
+    name, source = Chain(env).resolve(profile)
+    identity = _json.dumps(
+        [profile, role_arn, name, source.method, source.material, fast_role.cli_cache_dir()]
+    )
+    with _SHARED_LOCK:
+        if identity in _SHARED:
+            known = _SHARED[identity]
+            if isinstance(known, EcrpyError):
+                raise known
+            if known is None or known[1] is None:
+                return known
+            if known[1] - time.time() > fast_sources.ADVISORY_REFRESH:
+                return known
+        try:
+            resolved = _temporary_keys(registry, where, profile, role_arn, found, env, None)
+        except EcrpyError as exc:
+            _SHARED[identity] = exc
+            raise
+        _SHARED[identity] = resolved
+        return resolved
+
+
 def _temporary_keys(
-    registry: Registry, profile: str | None, env: Mapping[str, str], deadline: float
-) -> tuple[tuple[str, str, str | None], float | None] | None:
-    """Keys from a role session (``fast_role``), the container endpoint or a
+    registry: Registry | None,
+    where: Endpoint,
+    profile: str | None,
+    role_arn: str | None,
+    found: tuple[str, Keys] | None,
+    env: Mapping[str, str],
+    deadline: float | None,
+) -> tuple[Keys, float | None] | None:
+    """Keys from a role session (``fast_role``: the profile's role, web identity, or a
+    registry's ``role_arn`` over the static keys ``found``), the container endpoint or a
     ``credential_process`` (``fast_sources``), as botocore would resolve them; None when
-    botocore must. Failures raise the ``EcrpyError`` botocore's path raises."""
+    botocore must. Failures raise the ``EcrpyError`` botocore's path raises. STS is asked in
+    the registry's API region (as ``tokens``' session does), else in the call's."""
+    region = registry.api_region if registry is not None else where.region
+    if role_arn:
+        if found is None:
+            return None  # a registry's role over temporary keys: botocore's
+        who = profile or (None if found[0] == "default" else found[0])
+        return fast_role.override_session(found[1], role_arn, who, env, region, deadline)
     chain = Chain(env)
     name, source = chain.resolve(profile)
     if source.method in ("assume-role", "assume-role-with-web-identity"):
-        return fast_role.session(profile, env, registry.api_region, deadline)
+        return fast_role.session(profile, env, region, deadline)
     settings = chain.files.profiles().get(name, {})
     try:
         if source.method == "container-role" and fast_role.inert(settings):
-            found = fast_sources.container(env)
+            resolved = fast_sources.container(env)
         elif source.method == "custom-process" and fast_role.inert(
             settings, ("credential_process", "aws_account_id")
         ):
-            found = fast_sources.process(settings["credential_process"])
+            resolved = fast_sources.process(settings["credential_process"])
         else:
             return None
     except fast_role.Defer as why:
@@ -184,13 +237,13 @@ def _temporary_keys(
         return None
     except Exception as exc:
         raise _source_error(exc, registry, profile, name) from None
-    remember_secret(found[0][1])
-    remember_secret(found[0][2])
-    return found
+    remember_secret(resolved[0][1])
+    remember_secret(resolved[0][2])
+    return resolved
 
 
 def _source_error(
-    exc: Exception, registry: Registry, profile: str | None, name: str
+    exc: Exception, registry: Registry | None, profile: str | None, name: str
 ) -> EcrpyError:
     """A provider's failure, translated as ``aws_session.botocore_session`` and then
     ``tokens.fetch`` translate the same failure on botocore's path: botocore's own exceptions

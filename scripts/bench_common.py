@@ -147,6 +147,11 @@ class Aws:
         }  # fmt: skip
         iam = boto3.client("iam", **kw)
         iam.create_role(RoleName="ecrpy-bench", AssumeRolePolicyDocument=json.dumps(trust))
+        # what a CI role that pushes and pulls has: the pre-flight reads it (GetRole, ...)
+        ecr = {"Version": "2012-10-17",
+               "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}  # fmt: skip
+        iam.put_role_policy(RoleName="ecrpy-bench", PolicyName="ecr",
+                            PolicyDocument=json.dumps(ecr))  # fmt: skip
         self.ecr = boto3.client("ecr", **kw)
         self.ecr.create_repository(repositoryName="bench/app")
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from bench_common import (
     CLI,
     PY,
+    ROLE_ARN,
     Args,
     Aws,
     Cmd,
@@ -65,8 +66,9 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
         rows: list[Row] = []
         targets: list[Target] = []
         user = _as_iam_user(w, aws)
+        oidc = _as_web_identity(w)
         for op in ("push", "pull"):
-            base, no_check, check, check_user = paired(
+            base, no_check, check, check_user, check_oidc = paired(
                 f"{op}, 5 MB, already there",
                 [
                     Cmd(f"docker {op}", ["docker", op, "-q", image], w, stdin=False, expect=None),
@@ -75,15 +77,18 @@ def measure(aws: Aws, tmp: Path, args: Args) -> Section:
                     Cmd(f"ecrpy {op}", [str(CLI), op, "-q", image], w, stdin=False, expect=None),
                     Cmd(f"ecrpy {op}, an IAM user", [str(CLI), op, "-q", image], user,
                         stdin=False, expect=None),
+                    Cmd(f"ecrpy {op}, web identity", [str(CLI), op, "-q", image], oidc,
+                        stdin=False, expect=None),
                 ],
                 args.push_runs,
                 warmup=1,
                 aws=aws,
                 tmp=tmp,
             )  # fmt: skip
-            rows += [base, no_check, check, check_user]
-            for row, limit in ((no_check, LIMIT_NO_CHECK_S), (check, LIMIT_CHECK_S),
-                               (check_user, LIMIT_CHECK_S)):  # fmt: skip
+            rows += [base, no_check, check, check_user, check_oidc]
+            limits = ((no_check, LIMIT_NO_CHECK_S), (check, LIMIT_CHECK_S),
+                      (check_user, LIMIT_CHECK_S), (check_oidc, LIMIT_CHECK_S))  # fmt: skip
+            for row, limit in limits:
                 extra = row.median - base.median
                 paired_extra = statistics.median(
                     a - b for a, b in zip(row.walls, base.walls, strict=True)
@@ -127,6 +132,21 @@ def _as_iam_user(w: World, aws: Aws) -> World:
     user.env = dict(w.env)
     user.env.update(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), aws.pusher(), strict=True))
     return user
+
+
+def _as_web_identity(w: World) -> World:
+    """The same world as a CI job with OIDC (GitHub Actions, GitLab): no keys, a web identity
+    token and a role; its role session is cached in the AWS CLI cache after the first run."""
+    import copy
+
+    oidc = copy.copy(w)
+    oidc.env = {k: v for k, v in w.env.items()
+                if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}  # fmt: skip
+    token = w.root / "web-identity-token"
+    token.write_text("eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaSJ9.")
+    oidc.env.update({"AWS_ROLE_ARN": ROLE_ARN, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+                     "AWS_ROLE_SESSION_NAME": "bench"})  # fmt: skip
+    return oidc
 
 
 def _mirror_to_moto(aws: Aws, registry_url: str, repo: str, tag: str) -> None:

@@ -186,3 +186,14 @@ def helper_env(tmp_path: Path, aws_server: AwsServer, venv_bin: str) -> dict[str
         }
     )
     return env
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_temporary_keys() -> Iterator[None]:
+    """fast_token shares temporary keys per identity for a process's lifetime (one STS call for
+    a whole pre-flight): every test starts, and leaves, without any."""
+    from credhelper import fast_token
+
+    fast_token._SHARED.clear()
+    yield
+    fast_token._SHARED.clear()

@@ -977,16 +977,72 @@ def test_a_registry_role_over_other_identities_is_botocores(
     aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, role_arn: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    """Over a role profile, web identity (or any source that is not static keys), the override
-    stays botocore's; and only the token request takes it (the other ECR calls go to botocore)."""
+    """Over a role profile, web identity (or any source that is not static keys), a registry's
+    role_arn stays botocore's."""
     profile, _op = _use_identity("web-identity-env", role_arn, monkeypatch, tmp_path)
     aws.reset_counts()
     assert fast_token.fetch(_registry(), profile, role_arn) is None
-    assert (_sts_calls(aws), aws.calls(GAT)) == (0, 0)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_ACCESS_KEY)
+    assert fast_token.ecr_call(_registry(), "DescribeRepositories", {}, profile, role_arn) is None
+    assert (_sts_calls(aws), aws.calls(GAT), aws.calls("DescribeRepositories")) == (0, 0, 0)
+
+
+# -- the calls after the token request share one session per identity ------------------------------
+
+
+@pytest.mark.parametrize("identity", [*IDENTITIES, "registry-role"])
+def test_the_pre_flights_calls_share_one_session(
+    aws: AwsServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    role_arn: str,
+    tmp_path: Path,
+    identity: str,
+) -> None:
+    """ecr_call/caller_identity/iam_call with a role identity: one STS call for all of them
+    (even from many threads at once), none when the AWS CLI cache already holds the session,
+    and the calls made as the role (GetCallerIdentity names the assumed role)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if identity == "registry-role":
+        profile, override = None, role_arn  # env keys, then the registry's role
+    else:
+        profile, _op = _use_identity(identity, role_arn, monkeypatch, tmp_path)
+        override = None
     registry = _registry()
-    assert fast_token.ecr_call(registry, "DescribeRepositories", {}, None, role_arn) is None
+    aws.reset_counts()
+
+    def calls(_: int) -> object:
+        return fast_token.ecr_call(registry, "DescribeRepositories", {}, profile, override)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(calls, range(16)))
+    assert all(isinstance(a, dict) and "repositories" in a for a in answers)
+    me = fast_token.caller_identity(MOTO_REGION, profile, override)
+    assert me is not None and ":assumed-role/" in me["Arn"]
+    assert _sts_calls(aws) == 1
+    assert aws.calls("DescribeRepositories") == 16
+    # a new process (the shared keys forgotten) finds the session in the AWS CLI cache
+    fast_token._SHARED.clear()
+    aws.reset_counts()
+    assert fast_token.iam_call(MOTO_REGION, "ListRoles", {}, profile, override) is not None
+    assert _sts_calls(aws) == 0
+
+
+def test_a_failed_session_is_shared_too(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, role_arn: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """An identity whose STS call fails fails every later call the same way, without asking
+    STS again (botocore's path fails once, at its session)."""
+    profile, _op = _use_identity("source-profile", role_arn, monkeypatch, tmp_path)
+    aws.set_fault(ASSUME, "accessdenied")
+    errors = []
+    for _ in range(3):
+        with pytest.raises(EcrpyError) as caught:
+            fast_token.ecr_call(_registry(), "DescribeRepositories", {}, profile)
+        errors.append((caught.value.message, caught.value.hint))
+    assert len(set(errors)) == 1 and "denied" in errors[0][0]
+    assert aws.calls(ASSUME) == 1
     assert aws.calls("DescribeRepositories") == 0
 
 

@@ -1095,3 +1095,46 @@ def test_endpoint_harness_checks_the_token_and_repeats_the_last_answer(tmp_path:
             except urllib.error.HTTPError as exc:
                 codes.append(exc.code)
     assert codes == [500, 200, 401, 200]
+
+
+# -- the calls after the token request share one fetch per identity ---------------------------
+
+
+@pytest.mark.parametrize("source", ["container", "process"])
+def test_the_pre_flights_calls_share_one_fetch(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    source: str,
+) -> None:  # fmt: skip
+    """ecr_call (from many threads at once) and caller_identity with a container or process
+    identity: one endpoint request or process run for all of them, as botocore's one session;
+    keys with less than 15 minutes left are fetched again for the next call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = _registry()
+    endpoint = CredentialsEndpoint([keys(60), keys(10), keys(60)])
+    process = CredentialProcess(tmp_path, [good_json(60), good_json(10), good_json(60)])
+    try:
+        if source == "container":
+            _container_identity(monkeypatch, tmp_path, endpoint.url)
+        else:
+            _process_identity(env, process.command())
+
+        def fetches() -> int:
+            return len(endpoint.requests) if source == "container" else len(process.runs())
+
+        def call(_: int) -> object:
+            return fast_token.ecr_call(registry, "DescribeRepositories", {})
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(call, range(12)))
+        assert all(isinstance(a, dict) and "repositories" in a for a in answers)
+        assert fast_token.caller_identity("us-east-1") is not None
+        assert fetches() == 1
+        assert aws.calls("DescribeRepositories") == 12
+        fast_token._SHARED.clear()  # a new process: 10 minutes left -> refreshed at once
+        assert fast_token.ecr_call(registry, "DescribeRepositories", {}) is not None
+        assert fetches() == 3
+        assert fast_token.ecr_call(registry, "DescribeRepositories", {}) is not None
+        assert fetches() == 3  # the refreshed keys (an hour left) are shared
+    finally:
+        endpoint.stop()
