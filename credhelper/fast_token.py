@@ -5,8 +5,9 @@ A cold ``get`` through botocore spends ~250 ms importing and loading models befo
 small request. When the offline identity chain (``identity``) says the keys are static — env
 keys, or keys in the shared credentials/config file of a profile without ``role_arn``, web
 identity, SSO, ``credential_process`` — nothing needs resolving over the network, so this
-module signs the request with ``sigv4`` and sends it itself. For GetAuthorizationToken it also
-takes the temporary keys of the other identities CI runners use, as botocore would resolve them:
+module signs the request with ``sigv4`` and sends it itself. It also takes the temporary keys
+of the other identities CI runners use, as botocore would resolve them (the token request its
+own, the pre-flight's calls one shared resolution per identity and process):
 an assumed-role profile or web identity (``fast_role``: its STS call and the AWS CLI cache), a
 registry's ``role_arn`` from ecrpy's config over static keys (``fast_role`` too), a container
 endpoint or a ``credential_process`` (``fast_sources``).
@@ -14,9 +15,9 @@ endpoint or a ``credential_process`` (``fast_sources``).
 It does only what it can do exactly as botocore would, and answers ``None`` (use botocore)
 for everything else: a setting it does not implement (the profile's ``endpoint_url``,
 ``services``, ``ca_bundle``, FIPS/dual-stack/retry settings from the environment or the
-profile, ``AWS_CREDENTIAL_EXPIRATION``, a per-registry ``role_arn`` on the other calls or over keys
-that are not static), a partition other than
-aws/aws-cn/aws-us-gov, an endpoint URL with a path, a proxy with credentials. It honours
+profile, ``AWS_CREDENTIAL_EXPIRATION``, a per-registry ``role_arn`` over keys that are not
+static), a partition other than aws/aws-cn/aws-us-gov, an endpoint URL with a path, a proxy
+with credentials. It honours
 ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_ECR``/``AWS_ENDPOINT_URL_ECR_PUBLIC`` (unless
 ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``), the registry host's FIPS/dual-stack form,
 ``AWS_CA_BUNDLE``, ``HTTPS_PROXY``/``NO_PROXY`` (a CONNECT tunnel), and botocore's *standard*
