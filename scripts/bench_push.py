@@ -5,13 +5,15 @@ scripts/bench_push.py``.
 All on 127.0.0.1 (tests/support's servers): moto in-process, docker-registry with moto's token
 as password and mapped to moto's account through an ecrpy alias, a private dockerd, one imported
 image (one layer, 5 MB) pushed once untimed, so each timed push is a re-push ("Layer already
-exists" + manifest) and each pull is "Image is up to date". ``ecrpy push``/``pull`` run twice
-with the pre-flight: as moto's default caller (``arn:aws:sts::ACCOUNT:user/moto``, no IAM
-user: nothing to read in IAM) and as an IAM user (``Aws.pusher``), whose policies the pre-flight
-reads and simulates, as for most real callers. ``docker push``/``pull`` (CLI 28.x)
-authenticate through ``credHelpers`` -> docker-credential-ecrpy (a cache hit). moto answers in
-about a millisecond, so the pre-flight's cost here is mostly CPU. Also reported: where ``ecrpy
-push --no-check`` spends its start (``python -X importtime``, largest cumulative imports).
+exists" + manifest) and each pull is "Image is up to date". ``ecrpy push``/``pull`` run three
+times with the pre-flight: as moto's default caller (``arn:aws:sts::ACCOUNT:user/moto``, no IAM
+user: nothing to read in IAM), as an IAM user (``Aws.pusher``), whose policies the pre-flight
+reads and simulates, as for most real callers, and as a CI job's web identity (OIDC: no keys, a
+role whose session the AWS CLI cache holds after the first run; the pre-flight reads the role).
+``docker push``/``pull`` (CLI 28.x) authenticate through ``credHelpers`` ->
+docker-credential-ecrpy (a cache hit). moto answers in about a millisecond, so the pre-flight's
+cost here is mostly CPU. Also reported: where ``ecrpy push --no-check`` spends its start
+(``python -X importtime``, largest cumulative imports).
 """
 
 from __future__ import annotations
