@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHE_WINDOW",
     "INERT_PROFILE_KEYS",
+    "STILL_EXPIRED",
     "Defer",
     "cache_key",
     "cached_session",
@@ -83,7 +84,8 @@ _ROLE_KEYS = frozenset(
      "duration_seconds"}
 )  # fmt: skip
 _WEB_IDENTITY_KEYS = frozenset({"role_arn", "web_identity_token_file", "role_session_name"})
-_STILL_EXPIRED = "Credentials were refreshed, but the refreshed credentials are still expired."
+# botocore's RuntimeError text when refreshed credentials are already expired
+STILL_EXPIRED = "Credentials were refreshed, but the refreshed credentials are still expired."
 _UTC_NAMES = ("Z", "UTC", "GMT", "+00:00", "+0000", "-00:00", "-0000")
 
 
@@ -427,6 +429,6 @@ def _session_from(
         record["Credentials"]["AccountId"] = account
     _write_cache(path, record)
     if expires_at <= time.time():  # DeferredRefreshableCredentials' check after a refresh
-        raise aws_errors.translate(RuntimeError(_STILL_EXPIRED), None, who)
+        raise aws_errors.translate(RuntimeError(STILL_EXPIRED), None, who)
     keys = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     return keys, expires_at

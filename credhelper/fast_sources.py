@@ -33,7 +33,7 @@ import sys
 import time
 
 from . import _json
-from .fast_role import Defer, expiry
+from .fast_role import STILL_EXPIRED, Defer, expiry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ __all__ = ["container", "process"]
 # botocore.credentials' RefreshableCredentials windows.
 ADVISORY_REFRESH = 15 * 60
 MANDATORY_REFRESH = 10 * 60
-_STILL_EXPIRED = "Credentials were refreshed, but the refreshed credentials are still expired."
 # botocore.utils.ContainerMetadataFetcher
 _ECS_HOST = "169.254.170.2"
 _ALLOWED_HOSTS = (_ECS_HOST, "169.254.170.23", "fd00:ec2::23", "localhost")
@@ -86,7 +85,7 @@ def _first_use(
     if refreshed[1] is None:  # botocore's refresh fails on it (parse(None), past its guard)
         raise Defer("refreshed keys without expiration")
     if refreshed[1] - time.time() < 0:
-        raise RuntimeError(_STILL_EXPIRED)
+        raise RuntimeError(STILL_EXPIRED)
     return refreshed
 
 

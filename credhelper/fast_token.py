@@ -51,6 +51,7 @@ from .aws_endpoint import (
 )
 from .credential_chain import Chain
 from .errors import EcrpyError
+from .fast_sources import Keys
 from .logs import remember_secret
 from .signed_call import MAX_ATTEMPTS as _MAX_ATTEMPTS
 from .signed_call import Plan, botocore_error, call, ssl_context
@@ -155,7 +156,6 @@ def _plan(
     return Plan(where, keys, proxy, expires_at)
 
 
-Keys = tuple[str, str, str | None]
 # Temporary keys the calls after the token request share, per identity, for this process: one
 # STS call, endpoint request or process run serves the whole pre-flight (as botocore's path
 # shares one session); a failure or a deferral to botocore is remembered too. Refreshed
