@@ -84,14 +84,17 @@ def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
     if bundle:
         ctx.load_verify_locations(cafile=os.path.expanduser(bundle))
     else:
-        paths = ssl.get_default_verify_paths()
-        capath = env.get("SSL_CERT_DIR") or paths.capath
+        # OpenSSL's own defaults, as SSL_CERT_FILE/SSL_CERT_DIR set them (both when both are
+        # set), but without a file to parse whole when the system's CA directory serves.
         cafile = env.get("SSL_CERT_FILE")
+        capath = env.get("SSL_CERT_DIR")
+        if not cafile and not capath:
+            capath = ssl.get_default_verify_paths().capath
         if cafile:
             ctx.load_verify_locations(cafile=cafile)
-        elif capath and os.path.isdir(capath):
+        if capath and os.path.isdir(capath):
             ctx.load_verify_locations(capath=capath)
-        else:
+        elif not cafile:
             ctx.load_default_certs()
     _ssl_context = ctx
     return ctx

@@ -132,6 +132,10 @@ METHOD = f"""
   credentials: `AWS_CONTAINER_CREDENTIALS_FULL_URI` on 127.0.0.1 with
   `AWS_CONTAINER_AUTHORIZATION_TOKEN` (ECS style: Debian's Go helper 0.6.0 does not read EKS
   Pod Identity's `..._TOKEN_FILE`); credential_process: a /bin/sh script printing static keys.
+  Trust stores (static env keys): the proxy's CA after certifi's ~150 in one bundle
+  (`AWS_CA_BUNDLE`/`SSL_CERT_FILE`: OpenSSL 3 parses the whole file, ~13 ms), and in a hashed
+  directory among the system's CAs (`SSL_CERT_DIR`, no bundle: ecrpy's TLS context reads the one
+  CA the handshake needs; the Go helper reads the whole directory).
 - **Waiting** (columns *wait* = median of wall - CPU per run, *preempted* = median of
   involuntary context switches, both from `wait4`): on an idle machine *wait* is I/O (AWS
   through the proxy, the engine). Under load it is mostly time spent runnable but not running,

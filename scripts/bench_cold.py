@@ -32,6 +32,8 @@ from bench_common import (
 COLD_STATIC_RSS_MIB = 25
 CONTAINER: ContainerCredentialsServer  # the credentials endpoint, for measure()'s duration
 CONTAINER_TOKEN: Path
+BIG_BUNDLE: Path  # certifi's CAs + the proxy's
+CA_DIRECTORY: Path  # a hashed directory: the system's CAs + the proxy's
 HERD = 32
 # (row of issue 13's table, world name, how the world gets its identity, limit x Go)
 SCENARIOS = (
@@ -40,14 +42,38 @@ SCENARIOS = (
      lambda w: w.profile("bench-source"), 5.0),
     ("cold get, assumed-role profile", "cold-role", lambda w: w.profile("bench-role"), 8.0),
     ("cold get, web identity", "cold-web", lambda w: w.web_identity(), 8.0),
+    ("cold get, static keys, certifi-size CA bundle", "cold-bundle",
+     lambda w: w.env_keys().ca_bundle(BIG_BUNDLE), 5.0),
+    ("cold get, static keys, hashed CA directory", "cold-capath",
+     lambda w: w.env_keys().ca_directory(CA_DIRECTORY), 5.0),
     ("cold get, container credentials (ECS task role)", "cold-container",
      lambda w: w.container(CONTAINER.url, CONTAINER_TOKEN.read_text()), 8.0),
     ("cold get, credential_process", "cold-process", lambda w: w.credential_process(), 8.0),
 )  # fmt: skip
 
 
+def _trust_stores(aws: Aws, tmp: Path) -> None:
+    """A bundle the size of certifi's (its ~150 CAs, then the proxy's CA) and a hashed
+    directory holding the proxy's CA among the system's (``openssl rehash``, as
+    /etc/ssl/certs is made)."""
+    import shutil
+
+    import certifi
+
+    global BIG_BUNDLE, CA_DIRECTORY
+    BIG_BUNDLE = tmp / "certifi-plus-proxy-ca.pem"
+    BIG_BUNDLE.write_text(Path(certifi.where()).read_text() + Path(aws.ca).read_text())
+    CA_DIRECTORY = tmp / "ca-directory"
+    CA_DIRECTORY.mkdir()
+    for pem in Path("/etc/ssl/certs").glob("*.pem"):
+        shutil.copy(pem.resolve(), CA_DIRECTORY / pem.name)
+    shutil.copy(aws.ca, CA_DIRECTORY / "ecrpy-bench-proxy-ca.pem")
+    subprocess.run(["openssl", "rehash", str(CA_DIRECTORY)], check=True, capture_output=True)
+
+
 def measure(aws: Aws, tmp: Path, args: Args) -> Section:
     global CONTAINER, CONTAINER_TOKEN
+    _trust_stores(aws, tmp)
     CONTAINER_TOKEN = tmp / "container-authorization-token"
     CONTAINER_TOKEN.write_text("bench-container-authorization-token")
     with ContainerCredentialsServer(

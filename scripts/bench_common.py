@@ -251,6 +251,19 @@ class World:
         self.env["AWS_PROFILE"] = "bench-process"
         return self
 
+    def ca_bundle(self, bundle: Path) -> World:
+        """Trust ``bundle`` (both helpers: ``AWS_CA_BUNDLE`` / ``SSL_CERT_FILE``)."""
+        self.env.update({"AWS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": str(bundle)})
+        return self
+
+    def ca_directory(self, directory: Path) -> World:
+        """Trust a hashed CA directory (``SSL_CERT_DIR``, as /etc/ssl/certs), no bundle file:
+        what a machine without AWS_CA_BUNDLE has."""
+        for var in ("AWS_CA_BUNDLE", "SSL_CERT_FILE"):
+            self.env.pop(var, None)
+        self.env["SSL_CERT_DIR"] = str(directory)
+        return self
+
     def clear_caches(self) -> None:
         """Empty every cache a cold CI job starts without: ecrpy's tokens, the Go helper's, and
         the AWS CLI's role-session cache (which both ecrpy and botocore read: a role assumed in

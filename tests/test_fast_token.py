@@ -271,6 +271,52 @@ def test_tls_through_an_https_proxy_with_a_ca_bundle(
         proxy.server_close()
 
 
+
+@pytest.mark.parametrize("store", ["SSL_CERT_DIR", "SSL_CERT_FILE", "AWS_CA_BUNDLE"])
+def test_one_tls_context_reading_a_ca_directory_lazily(
+    aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    store: str,
+) -> None:  # fmt: skip
+    """Without AWS_CA_BUNDLE, a hashed CA directory (SSL_CERT_DIR, as /etc/ssl/certs) is read
+    lazily: the context holds no CA until a handshake asks for the issuer's, then just that
+    one; a bundle file (SSL_CERT_FILE, AWS_CA_BUNDLE) is read whole. One context serves every
+    call of the process."""
+    import shutil
+    import ssl
+
+    from tests.test_bench_tools import latency_proxy
+
+    proxy = latency_proxy.serve(aws.url, 0, tls=True, ca_dir=str(tmp_path / "ca"))
+    ca = tmp_path / "ca" / "ca.pem"
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    for pem in sorted(Path("/etc/ssl/certs").glob("*.pem"))[:40]:  # other CAs beside ours
+        shutil.copy(pem.resolve(), directory / pem.name)
+    shutil.copy(ca, directory / "proxy-ca.pem")
+    subprocess.run(["openssl", "rehash", str(directory)], check=True, capture_output=True)
+    try:
+        monkeypatch.delenv("AWS_ENDPOINT_URL")
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        for var in ("SSL_CERT_DIR", "SSL_CERT_FILE"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(store, str(directory if store == "SSL_CERT_DIR" else ca))
+        context = signed_call.ssl_context()
+        assert isinstance(context, ssl.SSLContext)
+        before = context.cert_store_stats()["x509_ca"]
+        for _ in range(2):
+            entry = fast_token.fetch(_registry())
+            assert entry is not None and entry.token == MOTO_ECR_PASSWORD
+        assert signed_call.ssl_context() is context
+        after = context.cert_store_stats()["x509_ca"]
+        if store == "SSL_CERT_DIR":
+            assert (before, after) == (0, 1)  # only the proxy's CA, when the handshake needed it
+        else:
+            assert before == after == 1
+        assert proxy.counts["connect"] == 2 and aws.calls(GAT) == 2
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
 # -- no botocore on the way ---------------------------------------------------------------------
 
 SCRIPT = (
