@@ -16,7 +16,7 @@ from . import aws_errors
 from .aws_errors import CONNECT_TIMEOUT, READ_TIMEOUT
 from .credential_chain import Chain
 from .errors import CredentialsError
-from .fast_role import session_name
+from .fast_role import named_profile, session_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -172,8 +172,7 @@ def botocore_session(
     # Our own reading of the chain first: it names a missing profile or a source_profile loop
     # in ecrpy's words, and fingerprint() has accepted the same settings on the way here.
     name, _source = Chain(os.environ).resolve(profile)
-    # "profile 'default'" would mislead when no profile was chosen
-    who = profile or (None if name == "default" else name)
+    who = named_profile(profile, name)
     # ResponseParserError: an STS answer botocore could not parse (it is no BotoCoreError)
     caught = (BotoCoreError, ClientError, ResponseParserError, RuntimeError)
     with aws_errors.translated(None, who, catch=caught):

@@ -47,19 +47,24 @@ if TYPE_CHECKING:
 
     from .credential_chain import Source
 
+Keys = tuple[str, str, str | None]  # key id, secret, session token
+
 __all__ = [
     "CACHE_WINDOW",
     "INERT_PROFILE_KEYS",
     "STILL_EXPIRED",
     "Defer",
+    "Keys",
     "cache_key",
     "cached_session",
     "cli_cache_dir",
     "expiry",
     "inert",
+    "named_profile",
     "override_session",
     "profile_keys",
     "session",
+    "session_for",
     "session_name",
 ]
 
@@ -93,6 +98,12 @@ class Defer(Exception):
     """botocore would do something here that this module does not: let botocore do it."""
 
 
+def named_profile(profile: str | None, name: str) -> str | None:
+    """The profile ecrpy's messages name: the one chosen, or the one in effect unless that is
+    the implicit ``default`` ("profile 'default'" would mislead when none was chosen)."""
+    return profile or (None if name == "default" else name)
+
+
 def cli_cache_dir() -> str:
     """The AWS CLI's credential cache, shared so a role session is assumed once for both."""
     return os.path.join(os.path.expanduser("~"), ".aws", "cli", "cache")
@@ -121,7 +132,7 @@ def inert(settings: Mapping[str, str], allowed: Collection[str] = ()) -> bool:
     )
 
 
-def profile_keys(chain: Chain, name: str, method: str) -> tuple[str, str, str | None]:
+def profile_keys(chain: Chain, name: str, method: str) -> Keys:
     """The static keys of profile ``name`` where the chain found them (``method``: botocore's
     shared-credentials-file or config-file provider)."""
     if method == "shared-credentials-file":
@@ -196,7 +207,7 @@ class _Request:
         self,
         operation: str,
         args: dict[str, Any],
-        source_keys: tuple[str, str, str | None] | None,
+        source_keys: Keys | None,
         token_file: str | None,
     ) -> None:
         self.operation = operation
@@ -339,31 +350,42 @@ def _fetch(
 
 def session(
     profile: str | None, env: Mapping[str, str], region: str, deadline: float | None
-) -> tuple[tuple[str, str, str | None], float] | None:
+) -> tuple[Keys, float] | None:
     """(keys, expiry) of the role session the chain names for ``profile``, from the AWS CLI
     cache or one STS call; None when botocore must resolve this identity. Failures raise the
     ``EcrpyError`` botocore's path raises."""
     chain = Chain(env)
     name, source = chain.resolve(profile)
+    return session_for(chain, name, source, profile, region, deadline)
+
+
+def session_for(
+    chain: Chain,
+    name: str,
+    source: Source,
+    profile: str | None,
+    region: str,
+    deadline: float | None,
+) -> tuple[Keys, float] | None:
+    """``session`` for a chain the caller has already resolved (``name``, ``source``)."""
     if source.method not in ("assume-role", "assume-role-with-web-identity"):
         return None
-    who = profile or (None if name == "default" else name)  # as aws_session names it
     try:
         request = _request(chain, name, source, profile or None)
     except Defer as why:
         _log_deferral(why)
         return None
-    return _assume(request, who, env, region, deadline)
+    return _assume(request, named_profile(profile, name), chain.env, region, deadline)
 
 
 def override_session(
-    source_keys: tuple[str, str, str | None],
+    source_keys: Keys,
     role_arn: str,
     who: str | None,
     env: Mapping[str, str],
     region: str,
     deadline: float | None,
-) -> tuple[tuple[str, str, str | None], float] | None:
+) -> tuple[Keys, float] | None:
     """A registry's ``role_arn`` (ecrpy's config) assumed over static ``source_keys`` as
     ``aws_session``'s override does it: RoleSessionName ``session_name()``, the same cache."""
     request = _Request("AssumeRole", {"RoleArn": role_arn, "RoleSessionName": session_name()},
@@ -380,7 +402,7 @@ def _log_deferral(why: Defer) -> None:
 def _assume(
     request: _Request, who: str | None, env: Mapping[str, str], region: str,
     deadline: float | None,
-) -> tuple[tuple[str, str, str | None], float] | None:
+) -> tuple[Keys, float] | None:
     """``request``'s session from the AWS CLI cache, else from one STS call (and cached)."""
     sts = sts_endpoint(region, env)
     try:
@@ -414,7 +436,7 @@ def _assume(
 
 def _session_from(
     answer: dict[str, Any], path: str, who: str | None
-) -> tuple[tuple[str, str, str | None], float]:
+) -> tuple[Keys, float]:
     creds = answer.get("Credentials")
     fields = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
     if not isinstance(creds, dict) or not all(isinstance(creds.get(k), str) for k in fields):

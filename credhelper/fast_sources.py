@@ -33,14 +33,12 @@ import sys
 import time
 
 from . import _json
-from .fast_role import STILL_EXPIRED, Defer, expiry
+from .fast_role import STILL_EXPIRED, Defer, Keys, expiry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
-
-Keys = tuple[str, str, str | None]
 
 __all__ = ["container", "process"]
 

@@ -51,7 +51,7 @@ from .aws_endpoint import (
 )
 from .credential_chain import Chain
 from .errors import EcrpyError
-from .fast_sources import Keys
+from .fast_role import Keys
 from .logs import remember_secret
 from .signed_call import MAX_ATTEMPTS as _MAX_ATTEMPTS
 from .signed_call import Plan, botocore_error, call, ssl_context
@@ -92,23 +92,31 @@ _FOREIGN_ENV = (
 )
 
 
-def static_keys(
-    profile: str | None, env: Mapping[str, str]
-) -> tuple[str, tuple[str, str, str | None]] | None:
+def static_keys(profile: str | None, env: Mapping[str, str]) -> tuple[str, Keys] | None:
     """(profile name, (key id, secret, session token)) when the chain ends in static keys that
     this module may use, else None."""
-    chain = Chain(env)
-    name, source = chain.resolve(profile)
-    if source.kind == "environment keys":
-        token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None
-        keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], token)
-    elif source.kind == "static keys":
-        keys = fast_role.profile_keys(chain, name, source.method)
-    else:
-        return None
-    if not fast_role.inert(chain.files.profiles().get(name, {})):
-        return None
-    return name, keys
+    identity = _Identity(profile, env)
+    return None if identity.static is None else (identity.name, identity.static)
+
+
+class _Identity:
+    """The chain's answer for ``profile``, read once per call: the profile in effect, its
+    source, and the static keys this module may use (None when it ends elsewhere)."""
+
+    __slots__ = ("chain", "name", "profile", "source", "static")
+
+    def __init__(self, profile: str | None, env: Mapping[str, str]) -> None:
+        self.profile = profile
+        self.chain = Chain(env)
+        self.name, self.source = self.chain.resolve(profile)
+        self.static: Keys | None = None
+        if not fast_role.inert(self.chain.files.profiles().get(self.name, {})):
+            return
+        if self.source.kind == "environment keys":
+            token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None
+            self.static = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], token)
+        elif self.source.kind == "static keys":
+            self.static = fast_role.profile_keys(self.chain, self.name, self.source.method)
 
 
 def _plan(
@@ -138,16 +146,17 @@ def _plan(
     if isinstance(proxy, bool):
         return None
     expires_at = None
-    found = static_keys(profile, env)
-    if found is not None and not role_arn:
-        keys = found[1]
+    identity = _Identity(profile, env)
+    if identity.static is not None and not role_arn:
+        keys = identity.static
     else:
         # Last: every check that sends us to botocore is done before this may call anyone.
+        # STS is asked in the registry's API region (as tokens' session does), else the call's.
+        region = registry.api_region if registry is not None else where.region
         if role_deadline is not None:
-            temporary = _temporary_keys(registry, where, profile, role_arn, found, env,
-                                        role_deadline)  # fmt: skip
+            temporary = _temporary_keys(registry, region, identity, role_arn, role_deadline)
         else:
-            temporary = _shared_temporary_keys(registry, where, profile, role_arn, found, env)
+            temporary = _shared_temporary_keys(registry, region, identity, role_arn)
         if temporary is None:
             return None
         keys, expires_at = temporary
@@ -165,23 +174,18 @@ _SHARED_LOCK = threading.Lock()
 
 
 def _shared_temporary_keys(
-    registry: Registry | None,
-    where: Endpoint,
-    profile: str | None,
-    role_arn: str | None,
-    found: tuple[str, Keys] | None,
-    env: Mapping[str, str],
+    registry: Registry | None, region: str, identity: _Identity, role_arn: str | None
 ) -> tuple[Keys, float | None] | None:
     """``_temporary_keys`` once per identity and process, whichever thread asks first."""
     from . import _json
 
-    name, source = Chain(env).resolve(profile)
-    identity = _json.dumps(
-        [profile, role_arn, name, source.method, source.material, fast_role.cli_cache_dir()]
-    )
+    key = _json.dumps(
+        [identity.profile, role_arn, identity.name, identity.source.method,
+         identity.source.material, fast_role.cli_cache_dir()]
+    )  # fmt: skip
     with _SHARED_LOCK:
-        if identity in _SHARED:
-            known = _SHARED[identity]
+        if key in _SHARED:
+            known = _SHARED[key]
             if isinstance(known, EcrpyError):
                 raise known
             if known is None or known[1] is None:
@@ -189,42 +193,39 @@ def _shared_temporary_keys(
             if known[1] - time.time() > fast_sources.ADVISORY_REFRESH:
                 return known
         try:
-            resolved = _temporary_keys(registry, where, profile, role_arn, found, env, None)
+            resolved = _temporary_keys(registry, region, identity, role_arn, None)
         except EcrpyError as exc:
-            _SHARED[identity] = exc
+            _SHARED[key] = exc
             raise
-        _SHARED[identity] = resolved
+        _SHARED[key] = resolved
         return resolved
 
 
 def _temporary_keys(
     registry: Registry | None,
-    where: Endpoint,
-    profile: str | None,
+    region: str,
+    identity: _Identity,
     role_arn: str | None,
-    found: tuple[str, Keys] | None,
-    env: Mapping[str, str],
     deadline: float | None,
 ) -> tuple[Keys, float | None] | None:
     """Keys from a role session (``fast_role``: the profile's role, web identity, or a
-    registry's ``role_arn`` over the static keys ``found``), the container endpoint or a
+    registry's ``role_arn`` over the identity's static keys), the container endpoint or a
     ``credential_process`` (``fast_sources``), as botocore would resolve them; None when
-    botocore must. Failures raise the ``EcrpyError`` botocore's path raises. STS is asked in
-    the registry's API region (as ``tokens``' session does), else in the call's."""
-    region = registry.api_region if registry is not None else where.region
+    botocore must. Failures raise the ``EcrpyError`` botocore's path raises."""
+    chain, name, source, profile = identity.chain, identity.name, identity.source, identity.profile
+    who = fast_role.named_profile(profile, name)
     if role_arn:
-        if found is None:
+        if identity.static is None:
             return None  # a registry's role over temporary keys: botocore's
-        who = profile or (None if found[0] == "default" else found[0])
-        return fast_role.override_session(found[1], role_arn, who, env, region, deadline)
-    chain = Chain(env)
-    name, source = chain.resolve(profile)
+        return fast_role.override_session(
+            identity.static, role_arn, who, chain.env, region, deadline
+        )
     if source.method in ("assume-role", "assume-role-with-web-identity"):
-        return fast_role.session(profile, env, region, deadline)
+        return fast_role.session_for(chain, name, source, profile, region, deadline)
     settings = chain.files.profiles().get(name, {})
     try:
         if source.method == "container-role" and fast_role.inert(settings):
-            resolved = fast_sources.container(env)
+            resolved = fast_sources.container(chain.env)
         elif source.method == "custom-process" and fast_role.inert(
             settings, ("credential_process", "aws_account_id")
         ):
@@ -237,14 +238,14 @@ def _temporary_keys(
         get_logger().debug("credentials left to botocore: %s", why)
         return None
     except Exception as exc:
-        raise _source_error(exc, registry, profile, name) from None
+        raise _source_error(exc, registry, profile, who) from None
     remember_secret(resolved[0][1])
     remember_secret(resolved[0][2])
     return resolved
 
 
 def _source_error(
-    exc: Exception, registry: Registry | None, profile: str | None, name: str
+    exc: Exception, registry: Registry | None, profile: str | None, who: str | None
 ) -> EcrpyError:
     """A provider's failure, translated as ``aws_session.botocore_session`` and then
     ``tokens.fetch`` translate the same failure on botocore's path: botocore's own exceptions
@@ -252,7 +253,6 @@ def _source_error(
     from botocore.exceptions import BotoCoreError, ClientError
 
     if isinstance(exc, (BotoCoreError, ClientError, RuntimeError)):
-        who = profile or (None if name == "default" else name)
         return aws_errors.translate(exc, None, who)
     return aws_errors.translate(exc, registry, profile)
 

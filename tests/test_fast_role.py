@@ -26,7 +26,7 @@ import os
 import stat
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,13 @@ from hypothesis import strategies as st
 
 from credhelper import fast_role, fast_token, logs, query_xml, signed_call, tokens
 from credhelper.errors import EcrpyError
-from credhelper.registry import Registry, parse
 from tests.support import (
     MOTO_ECR_PASSWORD,
     MOTO_REGION,
     TEST_ACCESS_KEY_ID,
     TEST_SECRET_ACCESS_KEY,
     ecr_host,
+    fast_paths,
 )
 from tests.support.aws_server import AwsServer
 
@@ -90,22 +90,6 @@ def role_arn(aws: AwsServer) -> str:
     return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"])
 
 
-def _registry(host: str = HOST) -> Registry:
-    registry = parse(host)
-    assert registry is not None
-    return registry
-
-
-def _botocore_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast_token, "fetch", lambda *a, **k: None)
-
-
-def _outcome(fetch: Callable[[], Any]) -> tuple[str, ...]:
-    try:
-        entry = fetch()
-    except EcrpyError as exc:
-        return ("error", type(exc).__name__, exc.message, str(exc.hint))
-    return ("token", entry.username, entry.token, str(entry.proxy_endpoint))
 
 
 def _cli_cache() -> Path:
@@ -565,10 +549,10 @@ def _one_path(
 ) -> tuple[tuple[str, ...], float | None]:
     """tokens.fetch on one path: (outcome, the entry's creds_expire_at). On the fast path,
     fast_role must have made (or failed to make) the role session itself."""
-    registry = _registry()
+    registry = fast_paths.registry()
     expiry: list[float | None] = []
     seen: list[object] = []
-    real = fast_role.session
+    real = fast_role.session_for  # what fast_token calls
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -585,10 +569,10 @@ def _one_path(
         return entry
 
     with monkeypatch.context() as m:
-        m.setattr(fast_role, "session", spy)
+        m.setattr(fast_role, "session_for", spy)
         if not fast:
-            _botocore_only(m)
-        outcome = _outcome(fetch)
+            fast_paths.botocore_only(m)
+        outcome = fast_paths.outcome(fetch)
     if fast:
         assert len(seen) == 1 and seen[0] is not None, seen  # not left to botocore
     else:
@@ -754,8 +738,8 @@ def _both_paths_heal(
         aws.reset_counts()
         with monkeypatch.context() as m:
             if not fast:
-                _botocore_only(m)
-            outcome = _outcome(lambda: tokens.fetch(_registry(), profile))
+                fast_paths.botocore_only(m)
+            outcome = fast_paths.outcome(lambda: tokens.fetch(fast_paths.registry(), profile))
         assert outcome[0] == "token", (fast, outcome)
         assert (_sts_calls(aws), aws.calls(GAT)) == (1, 1), fast
         assert fast_role.cached_session(json.loads(entry.read_text())) is not None, fast
@@ -917,14 +901,14 @@ def _override_fetch(
 
             m.setattr(fast_role, "override_session", spy)
         else:
-            _botocore_only(m)
+            fast_paths.botocore_only(m)
 
         def fetch() -> Any:
-            entry = tokens.fetch(_registry(), profile, role)
+            entry = tokens.fetch(fast_paths.registry(), profile, role)
             expiry.append(entry.creds_expire_at)
             return entry
 
-        outcome = _outcome(fetch)
+        outcome = fast_paths.outcome(fetch)
     assert bool(calls) == fast
     return outcome, aws.calls(ASSUME), aws.calls(GAT), (expiry or [None])[0]
 
@@ -981,8 +965,8 @@ def test_a_registry_role_over_other_identities_is_botocores(
     role_arn stays botocore's."""
     profile, _op = _use_identity("web-identity-env", role_arn, monkeypatch, tmp_path)
     aws.reset_counts()
-    assert fast_token.fetch(_registry(), profile, role_arn) is None
-    assert fast_token.ecr_call(_registry(), "DescribeRepositories", {}, profile, role_arn) is None
+    assert fast_token.fetch(fast_paths.registry(), profile, role_arn) is None
+    assert fast_token.ecr_call(fast_paths.registry(), "DescribeRepositories", {}, profile, role_arn) is None
     assert (_sts_calls(aws), aws.calls(GAT), aws.calls("DescribeRepositories")) == (0, 0, 0)
 
 
@@ -1008,7 +992,7 @@ def test_the_pre_flights_calls_share_one_session(
     else:
         profile, _op = _use_identity(identity, role_arn, monkeypatch, tmp_path)
         override = None
-    registry = _registry()
+    registry = fast_paths.registry()
     aws.reset_counts()
 
     def calls(_: int) -> object:
@@ -1039,7 +1023,7 @@ def test_a_failed_session_is_shared_too(
     errors = []
     for _ in range(3):
         with pytest.raises(EcrpyError) as caught:
-            fast_token.ecr_call(_registry(), "DescribeRepositories", {}, profile)
+            fast_token.ecr_call(fast_paths.registry(), "DescribeRepositories", {}, profile)
         errors.append((caught.value.message, caught.value.hint))
     assert len(set(errors)) == 1 and "denied" in errors[0][0]
     assert aws.calls(ASSUME) == 1
@@ -1072,7 +1056,7 @@ LEFT_TO_BOTOCORE = {
 def _assert_left_to_botocore(aws: AwsServer, profile: str | None) -> None:
     aws.reset_counts()
     assert _session(profile) is None
-    assert fast_token.fetch(_registry(), profile) is None
+    assert fast_token.fetch(fast_paths.registry(), profile) is None
     assert (_sts_calls(aws), aws.calls(GAT)) == (0, 0)
     assert _entries() == []
 

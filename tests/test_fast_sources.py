@@ -42,9 +42,7 @@ from typing import Any
 import pytest
 
 from credhelper import aws_session, fast_role, fast_sources, fast_token, logs, signed_call, tokens
-from credhelper.errors import EcrpyError
-from credhelper.registry import Registry, parse
-from tests.support import MOTO_ECR_PASSWORD, TEST_ACCESS_KEY_ID, ecr_host
+from tests.support import MOTO_ECR_PASSWORD, TEST_ACCESS_KEY_ID, ecr_host, fast_paths
 from tests.support.aws_server import AwsServer
 from tests.support.net import _Server, unused_port
 
@@ -83,14 +81,6 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return waited
 
 
-def _registry() -> Registry:
-    registry = parse(HOST)
-    assert registry is not None
-    return registry
-
-
-def _botocore_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast_token, "fetch", lambda *a, **k: None)
 
 
 @dataclass
@@ -101,11 +91,14 @@ class Result:
 
 
 def _outcome() -> tuple[tuple[Any, ...], float | None]:
-    try:
-        entry = tokens.fetch(_registry())
-    except EcrpyError as exc:
-        return ("error", type(exc).__name__, exc.message, str(exc.hint)), None
-    return ("token", entry.username, entry.token, str(entry.proxy_endpoint)), entry.creds_expire_at
+    expiry: list[float | None] = [None]
+
+    def fetch() -> Any:
+        entry = tokens.fetch(fast_paths.registry())
+        expiry[0] = entry.creds_expire_at
+        return entry
+
+    return fast_paths.outcome(fetch), expiry[0]
 
 
 def _spy_fast_sources(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -158,7 +151,7 @@ def _both_paths(
             if fast:
                 seen, used = _spy_fast_sources(m), _spy_botocore(m)
             else:
-                _botocore_only(m)
+                fast_paths.botocore_only(m)
             outcome, expires = _outcome()
         results.append(Result(outcome, expires, count()))
         if fast and fast_expected:
@@ -417,7 +410,7 @@ def test_container_waits_between_attempts_as_botocore(
             sleeps.clear()
             with monkeypatch.context() as m:
                 if not fast:
-                    _botocore_only(m)
+                    fast_paths.botocore_only(m)
                 _outcome()
             waits.append(list(sleeps))
     assert waits[0] == [1.0, 1.0]
@@ -832,7 +825,7 @@ def test_quoted_arguments_reach_the_process_whole(
     as one argv entry each (shlex, not str.split)."""
     proc = CredentialProcess(tmp_path, [good_json()])
     _process_identity(env, proc.command("two words", "") + " plain 'single quoted'")
-    assert fast_token.fetch(_registry()) is not None
+    assert fast_token.fetch(fast_paths.registry()) is not None
     assert proc.runs() == [["two words", "", "plain", "single quoted"]]
 
 
@@ -884,7 +877,7 @@ def test_container_urls_left_to_botocore(
     with CredentialsEndpoint([keys()]) as endpoint:
         _container_identity(monkeypatch, tmp_path, url.format(port=endpoint.port), "missing file")
         tried = _no_network(monkeypatch)
-        assert fast_token.fetch(_registry()) is None
+        assert fast_token.fetch(fast_paths.registry()) is None
         assert tried == [] and endpoint.requests == []
     assert aws.calls(GAT) == 0
 
@@ -909,7 +902,7 @@ def test_profile_settings_left_to_botocore(
             Path(env["AWS_CONFIG_FILE"]).write_text(f"[default]\n{settings}")
         else:
             _process_identity(env, proc.command(), settings)
-        assert fast_token.fetch(_registry()) is None
+        assert fast_token.fetch(fast_paths.registry()) is None
         assert endpoint.requests == [] and proc.runs() == []
     assert aws.calls(GAT) == 0
 
@@ -921,7 +914,7 @@ def test_non_latin_1_token_left_to_botocore(
     urllib3 fails its own way, so the fast path must not send (or fail) first."""
     with CredentialsEndpoint([keys()], token=None) as endpoint:
         _container_identity(monkeypatch, tmp_path, endpoint.url, "non-latin-1")
-        assert fast_token.fetch(_registry()) is None
+        assert fast_token.fetch(fast_paths.registry()) is None
         assert endpoint.requests == []
         fast, slow = _both_paths(
             monkeypatch, "container", lambda: len(endpoint.requests),
@@ -969,7 +962,7 @@ def test_unread_expiration_left_to_botocore(
             _process_identity(env, proc.command())
             count, reset = (lambda: len(proc.runs())), proc.reset
         reset()
-        assert fast_token.fetch(_registry()) is None
+        assert fast_token.fetch(fast_paths.registry()) is None
         assert count() == 1
         fast, slow = _both_paths(monkeypatch, identity, count, reset, fast_expected=False)
     _assert_alike(fast, slow, spent_before_deferring=1)
@@ -1072,7 +1065,7 @@ def test_received_secrets_are_redacted(
             step = good_json(SecretAccessKey=secret, SessionToken=session)
             _process_identity(env, CredentialProcess(tmp_path, [step]).command())
         seen = _spy_fast_sources(monkeypatch)
-        assert fast_token.fetch(_registry()) is not None
+        assert fast_token.fetch(fast_paths.registry()) is not None
     assert seen == [f"{identity} keys"]
     assert logs.redact(text) == "sent *** and *** along"
 
@@ -1110,7 +1103,7 @@ def test_the_pre_flights_calls_share_one_fetch(
     keys with less than 15 minutes left are fetched again for the next call."""
     from concurrent.futures import ThreadPoolExecutor
 
-    registry = _registry()
+    registry = fast_paths.registry()
     endpoint = CredentialsEndpoint([keys(60), keys(10), keys(60)])
     process = CredentialProcess(tmp_path, [good_json(60), good_json(10), good_json(60)])
     try:

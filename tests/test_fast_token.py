@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ import pytest
 
 from credhelper import fast_token, signed_call, tokens
 from credhelper.errors import EcrpyError
-from credhelper.registry import Registry, parse
-from tests.support import MOTO_ACCOUNT, MOTO_ECR_PASSWORD, MOTO_REGION, ecr_host
+from credhelper.registry import Registry
+from tests.support import MOTO_ACCOUNT, MOTO_ECR_PASSWORD, MOTO_REGION, ecr_host, fast_paths
 from tests.support.aws_server import AwsServer
 
 GAT = "GetAuthorizationToken"
@@ -35,22 +35,6 @@ def env(helper_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
     yield helper_env
 
 
-def _registry(host: str = HOST) -> Registry:
-    registry = parse(host)
-    assert registry is not None
-    return registry
-
-
-def _botocore_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast_token, "fetch", lambda *a, **k: None)
-
-
-def _outcome(fetch: Callable[[], Any]) -> tuple[str, ...]:
-    try:
-        entry = fetch()
-    except EcrpyError as exc:
-        return ("error", type(exc).__name__, exc.message, str(exc.hint))
-    return ("token", entry.username, entry.token, str(entry.proxy_endpoint))
 
 
 # -- endpoints ---------------------------------------------------------------------------------
@@ -112,7 +96,7 @@ def test_endpoints_are_botocores(region: str, fips: bool, dualstack: bool) -> No
 def test_ecr_public_endpoint_is_botocores() -> None:
     import botocore.session
 
-    registry = _registry("public.ecr.aws")
+    registry = fast_paths.registry("public.ecr.aws")
     ours = fast_token.endpoint(registry, {})
     client = botocore.session.get_session().create_client(
         "ecr-public", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
@@ -124,17 +108,17 @@ def test_ecr_public_endpoint_is_botocores() -> None:
 
 
 def test_endpoint_urls_from_the_environment() -> None:
-    registry = _registry()
+    registry = fast_paths.registry()
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_ECR": "https://e:8443"}
     found = fast_token.endpoint(registry, env)
     assert found is not None and found.url == "https://e:8443/"  # the service's own wins
-    assert fast_token.endpoint(_registry("public.ecr.aws"), env).url == "http://127.0.0.1:1/"  # type: ignore[union-attr]
+    assert fast_token.endpoint(fast_paths.registry("public.ecr.aws"), env).url == "http://127.0.0.1:1/"  # type: ignore[union-attr]
     ignored = {**env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
     assert fast_token.endpoint(registry, ignored).url == (  # type: ignore[union-attr]
         f"https://api.ecr.{MOTO_REGION}.amazonaws.com/"
     )
     assert fast_token.endpoint(registry, {"AWS_ENDPOINT_URL": "https://e/prefix"}) is None
-    fips = _registry(f"{MOTO_ACCOUNT}.dkr.ecr-fips.{MOTO_REGION}.amazonaws.com")
+    fips = fast_paths.registry(f"{MOTO_ACCOUNT}.dkr.ecr-fips.{MOTO_REGION}.amazonaws.com")
     assert fast_token.endpoint(fips, env) is None  # botocore refuses FIPS + a custom endpoint
 
 
@@ -165,7 +149,7 @@ def test_settings_we_do_not_implement_go_to_botocore(
     for key, value in extra_env.items():
         monkeypatch.setenv(key, value)
     Path(env["AWS_CONFIG_FILE"]).write_text(config)
-    assert fast_token.fetch(_registry()) is None
+    assert fast_token.fetch(fast_paths.registry()) is None
     assert aws.calls(GAT) == 0
 
 
@@ -180,7 +164,7 @@ def test_sso_identities_go_to_botocore(
         "[default]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
         "sso_account_id = 123456789012\nsso_role_name = Dev\n"
     )
-    assert fast_token.fetch(_registry()) is None
+    assert fast_token.fetch(fast_paths.registry()) is None
     assert aws.calls(GAT) == 0
 
 
@@ -212,7 +196,7 @@ def test_both_paths_answer_alike(
         )
         monkeypatch.setenv("AWS_PROFILE", "dev")
     monkeypatch.setattr(time_module(), "sleep", lambda _s: None)  # retries without the wait
-    registry = _registry()
+    registry = fast_paths.registry()
     assert fast_token.static_keys(None, os.environ) is not None  # the fast path applies
     results = []
     for fast in (True, False):
@@ -221,8 +205,8 @@ def test_both_paths_answer_alike(
             aws.set_fault(GAT, fault)
         with monkeypatch.context() as m:
             if not fast:
-                _botocore_only(m)
-            results.append((_outcome(lambda: tokens.fetch(registry)), aws.calls(GAT)))
+                fast_paths.botocore_only(m)
+            results.append((fast_paths.outcome(lambda: tokens.fetch(registry)), aws.calls(GAT)))
         aws.clear_faults()
     assert results[0] == results[1]
     (kind, *_), calls = results[0]
@@ -242,9 +226,9 @@ def time_module() -> Any:
 def test_expiry_and_server_clock_match(
     aws: AwsServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = _registry()
+    registry = fast_paths.registry()
     fast = tokens.fetch(registry)
-    _botocore_only(monkeypatch)
+    fast_paths.botocore_only(monkeypatch)
     slow = tokens.fetch(registry)
     assert abs(fast.expires_at - slow.expires_at) < 5
     assert abs((fast.expires_at - fast.requested_at) - 12 * 3600) < 5
@@ -263,7 +247,7 @@ def test_tls_through_an_https_proxy_with_a_ca_bundle(
         monkeypatch.delenv("AWS_ENDPOINT_URL")
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca" / "ca.pem"))
-        entry = fast_token.fetch(_registry())
+        entry = fast_token.fetch(fast_paths.registry())
         assert entry is not None and entry.token == MOTO_ECR_PASSWORD
         assert proxy.counts["connect"] == 1 and aws.calls(GAT) == 1
     finally:
@@ -304,7 +288,7 @@ def test_one_tls_context_reading_a_ca_directory_lazily(
         assert isinstance(context, ssl.SSLContext)
         before = context.cert_store_stats()["x509_ca"]
         for _ in range(2):
-            entry = fast_token.fetch(_registry())
+            entry = fast_token.fetch(fast_paths.registry())
             assert entry is not None and entry.token == MOTO_ECR_PASSWORD
         assert signed_call.ssl_context() is context
         after = context.cert_store_stats()["x509_ca"]
@@ -465,7 +449,7 @@ def test_repository_step_calls_answer_alike(
     from credhelper.ecr_repository import Ecr, FastClient, sdk_client
 
     monkeypatch.setattr(time_module(), "sleep", lambda _s: None)
-    registry = _registry()
+    registry = fast_paths.registry()
     results = []
     for fast in (True, False):
         aws.reset_counts()
@@ -494,7 +478,7 @@ def test_repository_answer_is_botocores_json(
 
     from credhelper.ecr_repository import sdk_client
 
-    registry = _registry()
+    registry = fast_paths.registry()
     request = {"repositoryNames": [repository], "registryId": MOTO_ACCOUNT}
     fast = fast_token.ecr_call(registry, "DescribeRepositories", request)
     slow = sdk_client(registry, None, None).describe_repositories(**request)
@@ -513,7 +497,7 @@ def test_repository_step_leaves_other_identities_to_botocore(
 ) -> None:
     from credhelper.ecr_repository import Ecr, FastClient
 
-    registry = _registry()
+    registry = fast_paths.registry()
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")  # a setting only botocore implements
     client = FastClient(registry, None, None)
     assert Ecr(client, registry, repository, None).image_exists("v1", None) is True
