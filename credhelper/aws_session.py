@@ -49,20 +49,20 @@ DEFAULT_MAX_ATTEMPTS = 3  # ecrpy's default when the user has not chosen (botoco
 
 def role_session_cache() -> JSONFileCache:
     """botocore's JSONFileCache over the AWS CLI's cache with ``fast_role``'s rules, so damage
-    is never fatal on either path: an entry it cannot read, decode or use (``cached_session``) is
-    absent (botocore's own raises KeyError from every ``get`` until the file is deleted), and a
-    failed write only costs the next run an AssumeRole."""
+    is never fatal on either path: an entry it cannot read, decode or use
+    (``fast_role.read_entry``) is absent (botocore's own raises KeyError from every ``get``
+    until the file is deleted, and RecursionError on absurd nesting), and a failed write only
+    costs the next run an AssumeRole."""
     from botocore.utils import JSONFileCache
 
     from . import fast_role
 
     class RoleSessionCache(JSONFileCache):
         def __contains__(self, cache_key: str) -> bool:
-            try:
-                record = self[cache_key]
-            except KeyError:
-                return False
-            return fast_role.cached_session(record) is not None
+            # Read as fast_role reads it: only a usable entry is one, so botocore's own read
+            # (json.load, after this) never meets damage or absurd nesting.
+            path = os.path.join(fast_role.cli_cache_dir(), cache_key + ".json")
+            return fast_role.read_entry(path) is not None
 
         def __setitem__(self, cache_key: str, value: object) -> None:
             try:

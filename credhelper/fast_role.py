@@ -63,6 +63,7 @@ __all__ = [
     "named_profile",
     "override_session",
     "profile_keys",
+    "read_entry",
     "session",
     "session_for",
     "session_name",
@@ -300,17 +301,23 @@ def cached_session(record: object) -> tuple[tuple[str, str, str], float] | None:
     return (keys[0], keys[1], keys[2]), expires_at  # type: ignore[return-value]
 
 
-def _read_cache(path: str) -> tuple[tuple[str, str, str], float] | None:
-    """A cached session with more than ``CACHE_WINDOW`` left, None for none (no regular file,
-    unreadable, not JSON, or not ``cached_session``'s shape)."""
-    if not os.path.isfile(path):  # JSONFileCache.__contains__: a FIFO is no entry either
+def read_entry(path: str) -> tuple[tuple[str, str, str], float] | None:
+    """The keys and expiry of the cache entry at ``path``, None when there is none to use: no
+    regular file (a FIFO would block), unreadable, not JSON (``_json`` also survives absurd
+    nesting, where ``json`` raises RecursionError), or not ``cached_session``'s shape."""
+    if not os.path.isfile(path):  # as JSONFileCache.__contains__
         return None
     try:
         with open(path, encoding="utf-8") as f:
             record = _json.loads(f.read())
     except (OSError, ValueError):
         return None
-    found = cached_session(record)
+    return cached_session(record)
+
+
+def _read_cache(path: str) -> tuple[tuple[str, str, str], float] | None:
+    """A cached session with more than ``CACHE_WINDOW`` left, None for none."""
+    found = read_entry(path)
     if found is None or found[1] - time.time() < CACHE_WINDOW:
         return None
     return found

@@ -182,12 +182,15 @@ def test_per_registry_profile_from_ecrpy_config(aws: AwsServer, helper_env: dict
 
 
 @pytest.mark.parametrize("path", ["fast", "botocore"])
-@pytest.mark.parametrize("damage", [b'{"Credentials": {"AccessKeyId": "AS', b"\x00\xff binary", b""])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "binary", "empty", "huge", "fifo", "symlink to nowhere"]
+)
 def test_a_damaged_aws_cli_cache_entry_is_assumed_anew_not_fatal(
-    aws: AwsServer, helper_env: dict[str, str], role_arn: str, path: str, damage: bytes
+    aws: AwsServer, helper_env: dict[str, str], role_arn: str, path: str, damage: str
 ) -> None:
-    """A truncated or binary ~/.aws/cli/cache entry (a killed AWS CLI, a full disk) would make
-    botocore's own cache raise KeyError on every get; both of ecrpy's paths treat it as absent:
+    """A truncated, binary, empty or huge (16 MiB) ~/.aws/cli/cache entry (a killed AWS CLI, a
+    full disk) would make botocore's own cache raise KeyError on every get; a FIFO planted there
+    must not block; a dangling symlink is no entry. Both of ecrpy's paths treat each as absent:
     one AssumeRole, a token, and a good entry written back. ``AWS_MAX_ATTEMPTS`` (a setting only
     botocore implements) sends the second case through botocore."""
     env = dict(without_keys(helper_env), AWS_PROFILE="deploy")
@@ -200,11 +203,21 @@ def test_a_damaged_aws_cli_cache_entry_is_assumed_anew_not_fatal(
     )
     assert secret(env) == MOTO_ECR_PASSWORD
     (entry,) = (Path(env["HOME"]) / ".aws" / "cli" / "cache").glob("*.json")
-    entry.write_bytes(damage)
+    contents = {"truncated": b'{"Credentials": {"AccessKeyId": "AS', "binary": b"\x00\xff binary",
+                "empty": b"", "huge": b"[" * (16 << 20)}  # fmt: skip
+    entry.unlink()
+    if damage == "fifo":
+        os.mkfifo(entry)
+    elif damage == "symlink to nowhere":
+        entry.symlink_to(entry.parent / "gone.json")
+    else:
+        entry.write_bytes(contents[damage])
     shutil.rmtree(env["ECRPY_CACHE_DIR"])
     aws.reset_counts()
     proc = run_helper(env, "get", HOST)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert json.loads(proc.stdout)["Secret"] == MOTO_ECR_PASSWORD
     assert (aws.calls("AssumeRole"), aws.calls(GAT)) == (1, 1)
+    if damage != "symlink to nowhere":  # os.replace puts a file in its place
+        assert entry.is_file() and not entry.is_symlink()
     assert json.loads(entry.read_text())["Credentials"]["SessionToken"]
