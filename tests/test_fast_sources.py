@@ -948,13 +948,15 @@ def test_unread_expiration_left_to_botocore(
 ) -> None:
     """The fast path has to read the answer to see it: one request (or run) and None; then
     tokens.fetch ends exactly as botocore's path does (the process runs again under it)."""
+    # One stamp for every answer: a stamp without seconds, written per answer, would differ
+    # by a minute between the two paths' runs whenever a minute ends between them.
+    expires = _stamp(60, fmt)
 
     def answer() -> tuple[int, bytes]:
-        body = keys()()[1]
-        return 200, body.replace(_stamp(60).encode(), _stamp(60, fmt).encode())
+        return keys(Expiration=expires)()
 
     with CredentialsEndpoint([answer]) as endpoint:
-        proc = CredentialProcess(tmp_path, [{**good_json(), "format": fmt}])
+        proc = CredentialProcess(tmp_path, [good_json(None, Expiration=expires)])
         count: Callable[[], int]
         reset: Callable[[], None]
         if identity == "container":
