@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from . import paths
 from ._value import Value
@@ -129,7 +130,9 @@ class Change:
 
     ``added``/``unchanged``/``removed`` name credHelpers hosts or ``credsStore``; ``replaced``
     maps an item to the value it had before (another helper's name, as JSON text); ``kept``
-    maps an item ``remove`` was asked for but left alone to why.
+    maps an item ``remove`` was asked for but left alone to why; ``restored`` maps a removed
+    ``credsStore`` to the value put back (the one ``--force`` replaced, as JSON text, and
+    when). ``warnings``: what went wrong after the file was written (it was).
     """
 
     def __init__(
@@ -149,6 +152,9 @@ class Change:
         self.replaced = replaced or {}
         self.removed = removed or []
         self.kept = kept or {}
+        self.restored: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self._store: str | None = None  # the credsStore value to remember or to put back
 
     @property
     def changed(self) -> bool:
@@ -206,11 +212,33 @@ def configure(
                     raise _taken(path, store)
                 if store not in (None, ""):
                     change.replaced["credsStore"] = shown(store)
+                    change._store = store if isinstance(store, str) else None
                 data["credsStore"] = HELPER_NAME
                 change.added.append("credsStore")
         return change
 
-    return _apply(directory, dry_run, edit, create=True)
+    def after(path: str, change: Change) -> None:
+        """Keep the credsStore ``--force`` replaced for ``--remove`` (taking over an empty
+        one drops an older record: ecrpy replaced nothing this time)."""
+        if "credsStore" not in change.added:
+            return
+        from . import replaced_store
+        from .report_json import utc_iso
+
+        try:
+            if change._store is not None:
+                replaced_store.remember(path, change._store, utc_iso(time.time()))
+            else:
+                replaced_store.forget(path)
+        except OSError as exc:
+            if change._store is not None:
+                change.warnings.append(
+                    f"could not record the replaced credsStore {shown(change._store)} for "
+                    f"`ecrpy configure --remove` ({exc.strerror or exc}): put it back by hand "
+                    f"when you remove ecrpy (it is in {os.path.basename(path)}.bak)"
+                )
+
+    return _apply(directory, dry_run, edit, create=True, after=after)
 
 
 def _taken(path: str, store: object) -> CredsStoreTakenError:
@@ -218,8 +246,9 @@ def _taken(path: str, store: object) -> CredsStoreTakenError:
     return CredsStoreTakenError(
         f"credsStore in {path} is already {old}, so ecrpy will not take it over",
         hint=f'--force replaces it with "ecrpy" (the old value stays in '
-        f"{os.path.basename(path)}.bak; logins kept by {old} are then no longer used), "
-        "or configure only ECR registries: ecrpy configure REGISTRY",
+        f"{os.path.basename(path)}.bak and configure --remove puts it back; logins kept by "
+        f"{old} are not used meanwhile), or configure only ECR registries: "
+        "ecrpy configure REGISTRY",
     )
 
 
@@ -227,7 +256,8 @@ def remove(
     hosts: list[str], default: bool = False, directory: str | None = None, dry_run: bool = False
 ) -> Change:
     """Undo ``configure``: drop ``credHelpers`` entries (and, with ``default``, ``credsStore``)
-    whose value is ``ecrpy``; anything pointing at another helper is left alone.
+    whose value is ``ecrpy``; anything pointing at another helper is left alone. A
+    ``credsStore`` that ``configure --default --force`` replaced is put back, not deleted.
 
     No ``hosts`` and no ``default``: every ``ecrpy`` entry goes. Idempotent: nothing to remove
     means nothing written (no backup, no file created). ``hosts`` are matched after
@@ -262,7 +292,16 @@ def remove(
         if default or everything:
             store = data.get("credsStore")
             if store == HELPER_NAME:
-                del data["credsStore"]
+                from . import replaced_store
+
+                previous = replaced_store.recall(path)
+                if previous is None:
+                    del data["credsStore"]
+                else:
+                    data["credsStore"] = previous[0]
+                    change.restored["credsStore"] = (
+                        f"{shown(previous[0])}, which configure --force replaced at {previous[1]}"
+                    )
                 change.removed.append("credsStore")
             elif default:
                 change.kept["credsStore"] = (
@@ -270,7 +309,19 @@ def remove(
                 )
         return change
 
-    return _apply(directory, dry_run, edit, create=False)
+    def after(path: str, change: Change) -> None:
+        if not change.restored:
+            return
+        from . import replaced_store
+
+        try:
+            replaced_store.forget(path)
+        except OSError as exc:  # harmless: the next --remove finds credsStore not ecrpy
+            change.warnings.append(
+                f"could not drop the record of the restored credsStore ({exc.strerror or exc})"
+            )
+
+    return _apply(directory, dry_run, edit, create=False, after=after)
 
 
 def _helpers(path: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -285,11 +336,13 @@ def _apply(
     dry_run: bool,
     edit: Callable[[str, dict[str, Any]], Change],
     create: bool,
+    after: Callable[[str, Change], None] | None = None,
 ) -> Change:
     """Read, ``edit`` and (if it changed something) write the file, under its lock.
 
     ``create`` False: a missing file is an empty document and nothing is created (not even
-    the folder or the lock file).
+    the folder or the lock file). ``after`` runs once the file is written, still under the
+    lock (not on a dry run, not when nothing changed).
     """
     path = config_path(directory)
     # Edit the file a symlink points to, and keep the link (what the docker CLI does).
@@ -312,6 +365,8 @@ def _apply(
             change = edit(path, data)
             if change.changed:
                 change.backup = _write(target, _encode(path, data))
+                if after is not None:
+                    after(path, change)
             return change
         finally:
             lock.release()

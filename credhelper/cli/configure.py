@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Add `credHelpers` entries for ECR registries (or configured aliases) to "
         "$DOCKER_CONFIG/config.json, or make ecrpy the default `credsStore` with --default "
         "(never replacing another credsStore without --force). --remove undoes it: only entries "
-        "whose value is ecrpy are removed. Idempotent and atomic; every other key is kept and "
+        "whose value is ecrpy are removed, and a credsStore that --force replaced is put back. "
+        "Idempotent and atomic; every other key is kept and "
         "the old file saved as config.json.bak.",
     )
     p.add_argument(
@@ -86,6 +87,7 @@ class _Report:
             "unchanged": c.unchanged,
             "replaced": c.replaced,
             "left_alone": c.kept,
+            "restored": c.restored,
             "backup": c.backup,
             "notes": self.notes,
             "warnings": self.warnings,
@@ -119,6 +121,7 @@ def _add(args: argparse.Namespace) -> _Report:
     )
     report = _Report("add", change, args.dry_run)
     report.notes = notes
+    report.warnings += change.warnings
     if args.json:
         for note in notes:
             print(note, file=sys.stderr)
@@ -164,9 +167,15 @@ def _remove(args: argparse.Namespace) -> _Report:
         list(args.registries), args.default, args.docker_config, args.dry_run
     )
     report = _Report("remove", change, args.dry_run)
+    report.warnings += change.warnings
     verb = "would remove" if args.dry_run else "removed"
     for item in change.removed:
-        report.lines.append(f"{verb}: {item} -> ecrpy")
+        was = change.restored.get(item)
+        if was is not None:
+            restore = "would restore" if args.dry_run else "restored"
+            report.lines.append(f"{restore}: {item} -> {was}")
+        else:
+            report.lines.append(f"{verb}: {item} -> ecrpy")
     for item, why in change.kept.items():
         report.lines.append(f"left alone: {item} ({why})")
     if not change.removed:

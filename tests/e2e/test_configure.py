@@ -73,6 +73,52 @@ def test_force_replaces_another_creds_store_and_the_backup_keeps_it(
     assert again.returncode == 0 and b"already set: credsStore -> ecrpy" in again.stdout
 
 
+def test_remove_puts_back_the_creds_store_force_replaced(helper_env: dict[str, str]) -> None:
+    """A Docker Desktop user tries ecrpy as credsStore, then removes it: docker must find the
+    Hub logins in "desktop" again, even after later edits overwrote config.json.bak."""
+    path = _config(helper_env)
+    path.write_text('{"credsStore": "desktop", "auths": {"ghcr.io": {}}}')
+    assert run_ecrpy(helper_env, "configure", "--default", "--force").returncode == 0
+    assert run_ecrpy(helper_env, "configure", HOST).returncode == 0  # another edit
+    assert '"desktop"' not in path.with_name("config.json.bak").read_text()
+
+    dry = run_ecrpy(helper_env, "configure", "--remove", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    doc = json.loads(dry.stdout)
+    assert doc["restored"]["credsStore"].startswith('"desktop", which configure --force replaced')
+    assert sorted(doc["changed"]) == sorted([HOST, "credsStore"])
+    assert json.loads(path.read_text())["credsStore"] == "ecrpy"
+
+    proc = run_ecrpy(helper_env, "configure", "--remove")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert re.search(
+        r'restored: credsStore -> "desktop", which configure --force replaced at '
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+        out,
+    ), out
+    assert f"removed: {HOST} -> ecrpy" in out, out
+    assert json.loads(path.read_text()) == {"credsStore": "desktop", "auths": {"ghcr.io": {}}}
+    again = run_ecrpy(helper_env, "configure", "--remove", "--default")
+    assert 'left alone: credsStore (it is "desktop", not ecrpy)' in again.stdout.decode()
+
+
+def test_force_with_an_unusable_state_folder_warns_on_one_line(
+    helper_env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    env = dict(helper_env, ECRPY_STATE_DIR=str(tmp_path / "a-file" / "state"))
+    path = _config(env)
+    path.write_text('{"credsStore": "pass"}')
+    proc = run_ecrpy(env, "configure", "--default", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(path.read_text()) == {"credsStore": "ecrpy"}
+    warnings = [w for w in proc.stderr.decode().splitlines() if "credsStore" in w]
+    assert len(warnings) == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr
+    assert warnings[0].startswith('warning: could not record the replaced credsStore "pass"')
+    assert "config.json.bak" in warnings[0]
+
+
 @pytest.mark.parametrize(
     "backend", ["keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"]
 )
