@@ -374,3 +374,27 @@ def test_version_imports_no_argparse(args: list[str]) -> None:
     ``--help`` needs argparse, which shows the measurement sees it."""
     assert "argparse" not in _imports(*args)
     assert "argparse" in _imports("--help")
+
+
+def test_push_imports_the_scan_rules_only_for_scan() -> None:
+    """``--scan``/``--fail-on`` need image_scan and scan_findings (~5 ms of every push's
+    start); parsing a push, and the transfer and pre-flight modules, import neither."""
+    loaded = _imports("push", "--help")
+    assert "credhelper.cli.transfer" in loaded
+    assert not loaded & {"credhelper.image_scan", "credhelper.scan_findings"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, credhelper.transfer, credhelper.preflight.orchestrate;"
+         "print(' '.join(m for m in sys.modules if m.startswith('credhelper.')))"],
+        capture_output=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    modules = set(proc.stdout.decode().split())
+    assert "credhelper.transfer_scan" in modules
+    assert not modules & {"credhelper.image_scan", "credhelper.scan_findings"}
+
+
+def test_the_scan_timeout_default_is_image_scans() -> None:
+    from credhelper import image_scan
+    from credhelper.cli import transfer as cli_transfer
+    from credhelper.transfer_result import Options
+
+    assert Options.scan_timeout == cli_transfer._DEFAULT_SCAN_TIMEOUT == image_scan.DEFAULT_TIMEOUT

@@ -15,7 +15,9 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ..image_scan import DEFAULT_TIMEOUT
+# Not image_scan's DEFAULT_TIMEOUT (the same value, tests/test_cli_conventions.py): importing
+# image_scan and its findings rules costs every push ~5 ms, and only --scan needs them.
+from ..transfer_result import Options
 
 if TYPE_CHECKING:
     from ..transfer import TransferResult
@@ -79,7 +81,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                       fail_on=None)
 
 
-_DEFAULT_SCAN_TIMEOUT = DEFAULT_TIMEOUT
+_DEFAULT_SCAN_TIMEOUT = Options.scan_timeout
 EXIT_FINDINGS = 6
 EXIT_NO_SCAN = 7
 
@@ -106,7 +108,6 @@ def _severity(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run the transfer; print progress, then the summary or the JSON document."""
     from ..errors import UsageError
-    from ..transfer import Options
     from ..transfer import run as run_transfer
 
     if args.strict and not args.check:
