@@ -156,7 +156,7 @@ def action_erase(text: str) -> _Output:
     registry = registry_mod.resolve(server_url, config)
     if registry is not None:
         cache = for_config(config)
-        for key, _ in cache.entries():
+        for key in cache.keys():  # damaged entries too: erase means gone
             if key.registry_key == registry.key:
                 cache.delete(key)
         return _Output("")

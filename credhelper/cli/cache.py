@@ -75,11 +75,21 @@ def run_list(args: argparse.Namespace) -> int:
                 "servable": entry.servable(now),
             }
         )
+    # Entries the helper ignores (damaged, not private, in an insecure folder): said, so a
+    # user who sees no token where one was written knows why and how to get rid of them.
+    unreadable = max(0, len(cache.keys()) - len(rows))
     if args.json:
         from ..report_json import document
 
-        print(document(LIST_SCHEMA, backend=cache.name, generated_at=utc_iso(now), entries=rows))
+        print(document(LIST_SCHEMA, backend=cache.name, generated_at=utc_iso(now), entries=rows,
+                       unreadable=unreadable))  # fmt: skip
         return 0
+    if unreadable:
+        from ..wording import plural
+
+        print(f"ignored: {plural(unreadable, 'cache entry', 'cache entries')} that could not be "
+              "read (damaged, not private, or in a folder others can write; details in the "
+              "log); `ecrpy cache clear` removes them")  # fmt: skip
     if not rows:
         print(f"no cached tokens ({cache.name} cache)")
         return 0
@@ -108,7 +118,8 @@ def run_clear(args: argparse.Namespace) -> int:
     else:
         reg = registry_mod.require(args.registry, config_mod.load())
         host = reg.host
-        removed = sum(cache.delete(k) for k, _ in cache.entries() if k.registry_key == reg.key)
+        # keys(), not entries(): a damaged entry is removed too
+        removed = sum(cache.delete(k) for k in cache.keys() if k.registry_key == reg.key)
     if args.json:
         from ..report_json import document
 

@@ -175,10 +175,15 @@ class TokenCache:
         """Every readable entry, optionally only those of one identity."""
         raise NotImplementedError
 
+    def keys(self, fingerprint: str | None = None) -> list[CacheKey]:
+        """Every stored key, *damaged or unreadable entries included* (what ``entries``
+        skips), optionally only one identity's: what ``erase`` and ``cache clear`` remove."""
+        return [key for key, _ in self.entries(fingerprint)]
+
     def clear(self) -> int:
-        """Remove every entry; return how many were removed."""
+        """Remove every entry, damaged ones too; return how many were removed."""
         removed = 0
-        for key, _ in self.entries():
+        for key in self.keys():
             removed += self.delete(key)
         return removed
 

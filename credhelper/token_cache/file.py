@@ -138,23 +138,30 @@ class FileTokenCache(TokenCache):
             return False
         return True
 
-    def entries(self, fingerprint: str | None = None) -> list[tuple[CacheKey, CacheEntry]]:
-        if not self._usable_dirs(create=False):
-            return []
-        found: list[tuple[CacheKey, CacheEntry]] = []
+    def keys(self, fingerprint: str | None = None) -> list[CacheKey]:
+        """Keys by file name alone: a damaged, foreign or unreadable entry is listed too (so
+        it can be removed), in an insecure folder as well (names only; nothing is read)."""
         try:
             names = sorted(os.listdir(self.tokens_dir))
         except OSError:
             return []
+        found = []
         for name in names:
             if not name.endswith(_SUFFIX) or name.startswith("."):
                 continue
             fp, sep, registry_key = name[: -len(_SUFFIX)].partition("-")
-            if not sep or (fingerprint is not None and fp != fingerprint):
-                continue
-            entry = self._read(os.path.join(self.tokens_dir, name))
+            if sep and (fingerprint is None or fp == fingerprint):
+                found.append(CacheKey(fp, registry_key))
+        return found
+
+    def entries(self, fingerprint: str | None = None) -> list[tuple[CacheKey, CacheEntry]]:
+        if not self._usable_dirs(create=False):
+            return []
+        found: list[tuple[CacheKey, CacheEntry]] = []
+        for key in self.keys(fingerprint):
+            entry = self._read(self._path(key))
             if entry is not None:
-                found.append((CacheKey(fp, registry_key), entry))
+                found.append((key, entry))
         return found
 
     def clear(self) -> int:

@@ -79,13 +79,17 @@ class KeyringTokenCache(TokenCache):
                 pass
         return removed
 
-    def entries(self, fingerprint: str | None = None) -> list[tuple[CacheKey, CacheEntry]]:
+    def keys(self, fingerprint: str | None = None) -> list[CacheKey]:
         found = []
         for name in self._index():
             fp, sep, registry_key = name.partition("-")
-            if not sep or (fingerprint is not None and fp != fingerprint):
-                continue
-            key = CacheKey(fp, registry_key)
+            if sep and (fingerprint is None or fp == fingerprint):
+                found.append(CacheKey(fp, registry_key))
+        return found
+
+    def entries(self, fingerprint: str | None = None) -> list[tuple[CacheKey, CacheEntry]]:
+        found = []
+        for key in self.keys(fingerprint):
             entry = self.get(key)
             if entry is not None:
                 found.append((key, entry))

@@ -21,3 +21,6 @@ class NullTokenCache(TokenCache):
 
     def entries(self, fingerprint: str | None = None) -> list[tuple[CacheKey, CacheEntry]]:
         return []
+
+    def keys(self, fingerprint: str | None = None) -> list[CacheKey]:
+        return []

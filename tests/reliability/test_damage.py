@@ -176,10 +176,23 @@ def test_damaged_cache_entry_is_absent(aws: AwsServer, renv: dict[str, str], dam
     _ok(helper(renv, "get", HOST))
     assert aws.calls(GAT) == 1
     _same(helper(renv, "list"), listed_sound)
-    # erase works with a damaged entry in place too
+    # erase works with a damaged entry in place too, and removes it
     _plant(entry, DAMAGE[damage](sound))
     erased = helper(renv, "erase", HOST)
     assert (erased.returncode, erased.stdout, erased.stderr) == (0, b"", b"")
+    assert not entry.exists()
+    # cache list counts a damaged entry; cache clear REGISTRY removes it
+    _plant(entry, DAMAGE[damage](sound))
+    listed = run_ecrpy(renv, "cache", "list")
+    assert listed.returncode == 0 and listed.stderr == b"", listed.stderr
+    first = listed.stdout.decode().splitlines()[0]
+    assert first.startswith("ignored: 1 cache entry that could not be read"), first
+    assert "ecrpy cache clear" in first
+    doc = json.loads(run_ecrpy(renv, "cache", "list", "--json").stdout)
+    assert doc["entries"] == [] and doc["unreadable"] == 1
+    cleared = run_ecrpy(renv, "cache", "clear", HOST)
+    assert cleared.stdout.decode() == f"removed 1 cached token for {HOST}\n", cleared
+    assert not entry.exists()
     aws.reset_counts()
     _ok(helper(renv, "get", HOST))
     assert aws.calls(GAT) == 1 and isinstance(_sound_json(entry), dict)

@@ -83,11 +83,42 @@ class CacheContract:
         assert cache.clear() == 3
         assert cache.entries() == []
 
+    def damage(self, cache: TokenCache, key: CacheKey) -> None:
+        """Overwrite ``key``'s stored entry with garbage, as the backend stores things."""
+        raise NotImplementedError
+
+    def test_a_damaged_entry_is_a_key_but_no_entry_and_can_be_removed(
+        self, cache: TokenCache
+    ) -> None:
+        """``get``/``entries`` ignore it; ``keys`` names it, so erase and ``cache clear``
+        (all, or one registry's) remove it instead of leaving it behind for ever."""
+        sound, damaged = CacheKey(FP_A, "aws_us-east-1_1"), CacheKey(FP_B, "aws_us-east-1_1")
+        other = CacheKey(FP_B, "aws_eu-west-1_2")
+        for key in (sound, damaged, other):
+            cache.put(key, entry())
+        self.damage(cache, damaged)
+        assert cache.get(damaged) is None
+        assert sorted(k.name for k, _ in cache.entries()) == sorted([sound.name, other.name])
+        assert sorted(k.name for k in cache.keys()) == sorted(
+            k.name for k in (sound, damaged, other)
+        )
+        assert sorted(k.name for k in cache.keys(FP_B)) == sorted([damaged.name, other.name])
+        assert cache.delete(damaged) is True and damaged not in cache.keys()
+        cache.put(damaged, entry())
+        self.damage(cache, damaged)
+        assert cache.clear() == 3
+        assert cache.keys() == [] and cache.entries() == []
+
 
 class TestFileBackend(CacheContract):
     @pytest.fixture
     def cache(self, tmp_path: os.PathLike[str]) -> Iterator[TokenCache]:
         yield FileTokenCache(os.path.join(tmp_path, "cache"))
+
+    def damage(self, cache: TokenCache, key: CacheKey) -> None:
+        assert isinstance(cache, FileTokenCache)
+        with open(os.path.join(cache.tokens_dir, key.name + ".json"), "wb") as f:
+            f.write(b'{"v": 1, "tok')  # truncated
 
     def test_files_are_private(self, cache: TokenCache) -> None:
         assert isinstance(cache, FileTokenCache)
@@ -163,6 +194,13 @@ class TestKeyringBackend(CacheContract):
             yield open_cache("keyring", os.path.join(tmp_path, "cache"))
         finally:
             keyring.set_keyring(previous)
+
+    def damage(self, cache: TokenCache, key: CacheKey) -> None:
+        import keyring
+
+        from credhelper.token_cache.keyring import SERVICE
+
+        keyring.get_keyring().set_password(SERVICE, key.name, "\x00not json")
 
     def test_index_holds_no_token(self, cache: TokenCache, tmp_path: os.PathLike[str]) -> None:
         cache.put(CacheKey(FP_A, "aws_us-east-1_111111111111"), entry("very-secret-token"))
