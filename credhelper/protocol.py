@@ -36,7 +36,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .token_cache.base import CacheEntry
+    from .token_cache.base import CacheEntry, TokenCache
 
 
 class _Output:
@@ -84,7 +84,7 @@ def action_get(text: str, deadline: float | None = None) -> _Output:
     if registry is None:
         return _stored_credentials(host, server_url)
     try:
-        found = token_service.lookup(registry, config)
+        found = token_service.lookup(registry, config, before_read=_guard_blocking_cache)
         entry = found.servable
         if entry is None:
             fallback = found.fallback
@@ -93,6 +93,13 @@ def action_get(text: str, deadline: float | None = None) -> _Output:
     except EcrpyError as exc:
         return _Output(NOT_FOUND, 1, hint=exc.one_line())
     return _Output(_credentials_json(server_url, entry.username, entry.token))
+
+
+def _guard_blocking_cache(cache: TokenCache) -> None:
+    """A keyring-backed token cache may hang on a lookup (a locked store that prompts, a
+    D-Bus service that never answers): the watchdog covers it as it covers a refresh."""
+    if cache.may_block:
+        arm_watchdog("get")
 
 
 def _stored_credentials(host: str, server_url: str) -> _Output:
@@ -241,6 +248,7 @@ class _State:
     start = time.monotonic()
     written = False
     lock: Any = None  # a threading.Lock once the watchdog is armed
+    fallback: tuple[str, CacheEntry] | None = None  # what the watchdog answers a get with
 
 
 _STATE = _State()
@@ -295,6 +303,8 @@ def arm_watchdog(action: str, fallback: tuple[str, CacheEntry] | None = None) ->
     paths that may block; a cache hit never starts a thread. ``fallback`` is the server URL
     and the still-valid cached token to answer with instead of not-found.
     """
+    if fallback is not None:
+        _STATE.fallback = fallback  # also when armed earlier (before a keyring cache read)
     if _STATE.lock is not None:
         return
     import threading
@@ -302,7 +312,7 @@ def arm_watchdog(action: str, fallback: tuple[str, CacheEntry] | None = None) ->
     _STATE.lock = threading.Lock()
 
     def fire() -> None:
-        out = _timeout_answer(action, fallback)
+        out = _timeout_answer(action, _STATE.fallback)
         with _STATE.lock:
             if _STATE.written:
                 return  # the main thread answered first

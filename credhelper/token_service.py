@@ -22,6 +22,8 @@ from .errors import EcrpyError, TokenError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .config import Config
     from .registry import Registry
     from .token_cache import CacheEntry, CacheKey, TokenCache
@@ -73,14 +75,19 @@ class Lookup:
         return entry if entry is not None and entry.unexpired() else None
 
 
-def lookup(registry: Registry, config: Config) -> Lookup:
-    """The cache step for ``registry`` with the identity ``config`` assigns to it."""
+def lookup(
+    registry: Registry, config: Config, before_read: Callable[[TokenCache], None] | None = None
+) -> Lookup:
+    """The cache step for ``registry`` with the identity ``config`` assigns to it;
+    ``before_read(cache)`` runs just before the cache is read (the helper's watchdog)."""
     from . import identity
     from .token_cache import CacheKey, for_config
 
     profile, role_arn = config.identity_for(registry.host)
     cache = for_config(config)
     key = CacheKey(identity.fingerprint(profile, role_arn), registry.key)
+    if before_read is not None:
+        before_read(cache)
     return Lookup(registry, cache, key, cache.get(key), profile, role_arn, config.min_remaining)
 
 

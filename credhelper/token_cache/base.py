@@ -158,6 +158,9 @@ class TokenCache:
     """The interface every backend implements (see tests/token_cache for the contract)."""
 
     name = "abstract"
+    # A lookup may wait on something outside ecrpy (an OS keyring that prompts or hangs): the
+    # helper arms its watchdog before reading such a cache, never before reading a file.
+    may_block = False
 
     def get(self, key: CacheKey) -> CacheEntry | None:
         """The entry for ``key`` or None; never raises for a bad or missing entry."""

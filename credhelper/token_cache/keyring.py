@@ -20,6 +20,7 @@ class KeyringTokenCache(TokenCache):
     """Entries as keyring passwords (service ``ecrpy-token-cache``, user = the key's name)."""
 
     name = "keyring"
+    may_block = True
 
     def __init__(self, directory: str) -> None:
         self.index_path = os.path.join(directory, "keyring-index.json")

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +71,21 @@ def test_server_hangs(aws: AwsServer, renv: dict[str, str]) -> None:
     run = helper(renv, "get", HOST)
     line = _assert_failed("hang", run, "ecrpy: ")
     assert "timed out" in line or "did not answer" in line or "cannot reach" in line, line
+
+
+def test_a_hanging_keyring_token_cache_is_answered_in_time(
+    aws: AwsServer, renv: dict[str, str]
+) -> None:
+    """``ECRPY_CACHE=keyring`` with a store that never answers (a locked Secret Service
+    waiting on its unlock prompt): the watchdog covers the cache read as it covers a
+    refresh, so docker hears not-found with one line within 10 s, not after a minute."""
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(renv, ECRPY_CACHE="keyring", PYTHONPATH=str(repo),
+               PYTHON_KEYRING_BACKEND="tests.support.broken_keyring.HangingKeyring")  # fmt: skip
+    run = helper(env, "get", HOST, timeout=30)
+    line = _assert_failed("hanging keyring cache", run, "timed out after 9s")
+    assert "keyring" in line, line
+    assert aws.calls(GAT) == 0  # it never got past the cache read
 
 
 def test_slow_but_within_timeouts_succeeds(aws: AwsServer, renv: dict[str, str]) -> None:
@@ -204,3 +220,21 @@ def test_cached_token_served_when_refresh_fails(
         assert run.returncode == 0, (run.stdout, run.stderr)
         assert json.loads(run.stdout)["Secret"] == MOTO_ECR_PASSWORD
     assert "serving the still-valid cached token" in log_text(env)
+
+
+def test_keyring_cache_still_serves_the_cached_token_when_refresh_hangs(
+    aws: AwsServer, renv: dict[str, str]
+) -> None:
+    """With ``ECRPY_CACHE=keyring`` the watchdog is armed before the cache read (it may
+    block), without a fallback yet: the still-valid token found there must still be what a
+    hanging refresh ends with."""
+    env = dict(renv, ECRPY_CACHE="keyring")
+    write_config(env, "[cache]\nmin_remaining = 86400\n")  # every get wants a refresh
+    first = helper(env, "get", HOST)
+    assert first.returncode == 0, (first.stdout, first.stderr)
+    aws.set_fault(GAT, "hang")
+    run = helper(env, "get", HOST)
+    _record("stale served from the keyring cache on hang", run.elapsed)
+    assert run.elapsed <= DEADLINE_LIMIT
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    assert json.loads(run.stdout)["Secret"] == MOTO_ECR_PASSWORD
