@@ -303,6 +303,101 @@ def test_start_image_scan_denied_names_the_action(
         "ecr:DescribeImageScanFindings on the repository")
 
 
+@pytest.mark.parametrize(
+    ("fault", "status", "cause"),
+    [
+        ("limit", "NOT_STARTED",
+         "ECR refused to start a scan of {repo}@{digest} (LimitExceededException): ECR allows "
+         "one basic scan per image per 24 hours (and 100,000 per account)"),
+        ("unsupported", "UNSUPPORTED_IMAGE",
+         "ECR cannot scan {repo}@{digest} (UnsupportedImageTypeException)"),
+    ],
+)  # fmt: skip
+def test_start_refused_by_ecr_exits_7_with_the_cause(
+    aws: AwsServer, world: World, env: dict[str, str], fault: str, status: str, cause: str
+) -> None:
+    """No scan exists and StartImageScan is refused for a reason of ECR's own (its quota, an
+    image it cannot scan): pushed, exit 7, one line with the cause; started_by_ecrpy false."""
+    repo, image, digest = pushed_to_ecr(world, env)
+    aws.set_fault("StartImageScan", fault)
+    aws.reset_counts()
+    code, out, err = ecrpy(env, "push", "--no-check", image, "--fail-on", "HIGH", "--json")
+    assert code == 7, (out, err)
+    # botocore's standard retries count LimitExceededException as throttling: 3 attempts
+    assert aws.calls("StartImageScan") == (3 if fault == "limit" else 1)
+    expected = cause.format(repo=repo, digest=digest)
+    assert one_line_error(err) == f"ecrpy: pushed, but no scan result: {expected}"
+    scan = scan_doc(out)
+    assert (scan["status"], scan["started_by_ecrpy"], scan["severity_counts"]) == (
+        status, False, None)
+    assert json.loads(out)["digest"] == digest  # the push itself is reported as done
+
+
+def test_scan_on_push_that_never_shows_up_is_started_after_the_grace(
+    aws: AwsServer, world: World, env: dict[str, str]
+) -> None:
+    """Scan on push is configured but ECR never starts the scan (moto never does): ecrpy
+    waits SCAN_ON_PUSH_GRACE (60 s) for ECR's own, then starts one itself. Real moto, with
+    the waiter's clock run fast instead of waiting a minute."""
+    from credhelper import image_scan
+
+    repo, _, digest = pushed_to_ecr(world, env)
+    world.ecr.put_image_scanning_configuration(
+        repositoryName=repo, imageScanningConfiguration={"scanOnPush": True})
+    findings(aws, repo, digest, counts={"LOW": 2})
+    aws.reset_counts()
+    now = [0.0]
+    starts_seen: list[tuple[float, int]] = []
+
+    def sleep(seconds: float) -> None:
+        starts_seen.append((now[0], aws.calls("StartImageScan")))
+        now[0] += seconds
+
+    waiter = image_scan.ScanWaiter(world.ecr, repo, MOTO_ACCOUNT, digest, timeout=600,
+                                   clock=lambda: now[0], sleep=sleep)
+    report = waiter.run()
+    assert report.status == "COMPLETE" and report.started_by_ecrpy
+    assert report.counts is not None and report.counts["LOW"] == 2
+    assert aws.calls("StartImageScan") == 1
+    # not one start before the grace ended, and the start came at its first poll after it
+    assert all(calls == 0 for at, calls in starts_seen if at < image_scan.SCAN_ON_PUSH_GRACE)
+    assert image_scan.SCAN_ON_PUSH_GRACE <= report.waited_seconds
+    assert report.waited_seconds < image_scan.SCAN_ON_PUSH_GRACE + image_scan.POLL_MAX + 1
+    assert any("started one (ecr:StartImageScan)" in n for n in report.notes)
+
+
+def test_ctrl_c_while_waiting_for_the_scan_says_the_push_is_complete(
+    aws: AwsServer, world: World, env: dict[str, str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.e2e.test_transfer import _resolve
+
+    repo, image, digest = pushed_to_ecr(world, env)
+    findings(aws, repo, digest, counts={"HIGH": 1})
+    world.ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": digest})
+    aws.hold_scans(None)  # IN_PROGRESS until released
+    proc = subprocess.Popen([_resolve("ecrpy", env), "push", "--no-check", image, "--scan"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline().decode()
+        seen += line
+        if "IN_PROGRESS" in line or not line:
+            break
+    assert "IN_PROGRESS" in seen, (seen, proc.stderr.read() if proc.stderr else "")
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert one_line_error(err.decode()) == (
+        f"ecrpy: interrupted while waiting for the scan; the push of {image} is complete")
+
+
 def test_enhanced_scanning_reads_inspector_findings_and_starts_nothing(
     aws: AwsServer, world: World, env: dict[str, str]
 ) -> None:

@@ -54,7 +54,7 @@ from tests.support import (
 )
 from tests.support.ecr_front import EcrFront
 
-FAULT_KINDS = ("500", "throttle", "malformed", "hang", "accessdenied")
+FAULT_KINDS = ("500", "throttle", "malformed", "hang", "accessdenied", "limit", "unsupported")
 CONTROL_PREFIX = "/__ecrpy/"
 # "hang" must outlast any sane client timeout; it is cut short by clear_faults()/stop().
 HANG_SECONDS = 60.0
@@ -473,6 +473,19 @@ def _fault_response(kind: str, query_protocol: bool) -> tuple[str, Headers, byte
             "AccessDeniedException",
             "User: arn:aws:iam::123456789012:user/test is not authorized to perform this "
             "operation (injected by tests.support.aws_server)",
+            "400 Bad Request",
+        ),
+        # StartImageScan's documented refusals (ECR API reference, StartImageScan: Errors),
+        # which moto never gives while DescribeImageScanFindings says ScanNotFoundException:
+        # its quota error (moto's own text) and the model's text for an unscannable image.
+        "limit": (
+            "LimitExceededException",
+            "The scan quota per image has been exceeded. Wait and try again.",
+            "400 Bad Request",
+        ),
+        "unsupported": (
+            "UnsupportedImageTypeException",
+            "The image is of a type that cannot be scanned.",
             "400 Bad Request",
         ),
     }[kind]
