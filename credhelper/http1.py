@@ -1,4 +1,4 @@
-"""One HTTP/1.1 request and its answer over a new connection, for ``fast_token``'s signed calls.
+"""One HTTP/1.1 request and its answer, for ``fast_token``'s signed calls.
 
 ``http.client`` costs ~11 ms of CPU to import (it parses headers with the ``email`` package),
 a fifth of a cold ``get``. This module does only what a signed AWS JSON call needs: a
@@ -11,10 +11,18 @@ status line, ``OSError("Tunnel connection failed: ...")`` when the proxy refuses
 for timeouts, ``ssl.SSLError`` for TLS, and :class:`ProtocolError` (not an ``OSError``, like
 ``http.client.HTTPException``) for an answer that is not HTTP or is cut short.
 ``tests/test_http1.py`` holds it to ``http.client`` against the same servers.
+
+With ``reuse=True`` a connection whose answer leaves it usable (HTTP/1.1, no ``Connection:
+close``, a delimited body) is kept for the next request to the same endpoint, as urllib3's
+pool kept them for botocore: a pre-flight's ~20 calls then pay the TCP and TLS set-up (two
+round trips, ~1-2 ms of handshake CPU) once per concurrent call, not once per call. A kept
+connection the server has closed meanwhile is noticed before use (readable at rest) or at
+once (no status line), and the request goes out once more on a new connection.
 """
 
 from __future__ import annotations
 
+import _thread
 import socket
 
 TYPE_CHECKING = False
@@ -25,6 +33,11 @@ if TYPE_CHECKING:
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+_MAX_IDLE = 10  # kept connections per endpoint: botocore's max_pool_connections default
+
+# (host, port, proxy, TLS context) -> idle connections, most recently used last
+_IDLE: dict[tuple[object, ...], list[_Connection]] = {}
+_IDLE_LOCK = _thread.allocate_lock()  # not threading: its import is a cold get's cost
 
 
 class ProtocolError(Exception):
@@ -36,6 +49,21 @@ class Response:
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
+
+
+class _Connection:
+    __slots__ = ("sock", "stream")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.stream = sock, sock.makefile("rb")
+
+    def close(self) -> None:
+        self.stream.close()
+        self.sock.close()
+
+
+class _Stale(Exception):
+    """A kept connection the server had already closed: nothing was answered on it."""
 
 
 def request(
@@ -50,25 +78,107 @@ def request(
     proxy: tuple[str, int] | None = None,
     connect_timeout: float,
     read_timeout: float,
+    reuse: bool = False,
 ) -> Response:
     """Send ``method path`` with ``headers`` (which must include ``Host``) and ``body`` to
-    ``host:port`` (through ``proxy``'s CONNECT tunnel if given; TLS when ``context``)."""
-    target = proxy or (host, port)
-    sock = socket.create_connection(target, timeout=connect_timeout)
+    ``host:port`` (through ``proxy``'s CONNECT tunnel if given; TLS when ``context``); with
+    ``reuse``, on a kept connection to that endpoint when there is one (see the module doc)."""
+    head = [f"{method} {path} HTTP/1.1"]
+    head += [f"{name}: {value}" for name, value in headers]
+    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    key = (host, port, proxy, context) if reuse else None
+    if key is not None:
+        kept = _take_idle(key)
+        if kept is not None:
+            try:
+                return _exchange(kept, data, method, read_timeout, key, reused=True)
+            except _Stale:
+                pass  # closed by the server while idle: once more, on a new connection
+    sock = socket.create_connection(proxy or (host, port), timeout=connect_timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if proxy is not None:
             _tunnel(sock, host, port)
         if context is not None:
             sock = context.wrap_socket(sock, server_hostname=host)
-        sock.settimeout(read_timeout)
-        head = [f"{method} {path} HTTP/1.1"]
-        head += [f"{name}: {value}" for name, value in headers]
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-        with sock.makefile("rb") as stream:
-            return _read_response(stream, method)
-    finally:
+    except BaseException:
         sock.close()
+        raise
+    return _exchange(_Connection(sock), data, method, read_timeout, key, reused=False)
+
+
+def _exchange(
+    conn: _Connection,
+    data: bytes,
+    method: str,
+    read_timeout: float,
+    key: tuple[object, ...] | None,
+    reused: bool,
+) -> Response:
+    """Send ``data`` on ``conn`` and read the answer; keep ``conn`` for ``key`` if it may be
+    used again, else close it. On a ``reused`` connection, a send that fails or an answer
+    that never starts is ``_Stale``."""
+    try:
+        conn.sock.settimeout(read_timeout)
+        try:
+            conn.sock.sendall(data)
+            first = conn.stream.readline(_MAX_LINE + 1)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            if reused:
+                raise _Stale from None
+            raise
+        if not first and reused:
+            raise _Stale
+        response, keep = _read_response(conn.stream, method, first)
+    except BaseException:
+        conn.close()
+        raise
+    if key is not None and keep:
+        _put_idle(key, conn)
+    else:
+        conn.close()
+    return response
+
+
+def _take_idle(key: tuple[object, ...]) -> _Connection | None:
+    """The most recently kept connection for ``key`` that the server has not closed."""
+    while True:
+        with _IDLE_LOCK:
+            kept = _IDLE.get(key)
+            conn = kept.pop() if kept else None
+        if conn is None:
+            return None
+        if not _readable_at_rest(conn.sock):
+            return conn
+        conn.close()  # a FIN, a TLS close_notify or stray bytes: not usable
+
+
+def _readable_at_rest(sock: socket.socket) -> bool:
+    import select
+
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed under us
+        return True
+    return bool(readable)
+
+
+def _put_idle(key: tuple[object, ...], conn: _Connection) -> None:
+    with _IDLE_LOCK:
+        kept = _IDLE.setdefault(key, [])
+        if len(kept) < _MAX_IDLE:
+            kept.append(conn)
+            return
+    conn.close()
+
+
+def close_idle() -> None:
+    """Close every kept connection (tests; a process simply exits with them)."""
+    with _IDLE_LOCK:
+        kept = [conn for conns in _IDLE.values() for conn in conns]
+        _IDLE.clear()
+    for conn in kept:
+        conn.close()
 
 
 def _tunnel(sock: socket.socket, host: str, port: int) -> None:
@@ -76,7 +186,7 @@ def _tunnel(sock: socket.socket, host: str, port: int) -> None:
     target = f"[{host}]" if ":" in host else host
     sock.sendall(f"CONNECT {target}:{port} HTTP/1.0\r\n\r\n".encode("ascii"))
     # Byte by byte: nothing after the proxy's blank line may be read ahead (TLS follows).
-    status, reason = _status_line(_unbuffered_line(sock))
+    _version, status, reason = _status_line(_unbuffered_line(sock))
     while _unbuffered_line(sock) not in (b"\r\n", b"\n", b""):
         pass
     if status != 200:
@@ -95,7 +205,7 @@ def _unbuffered_line(sock: socket.socket) -> bytes:
     return bytes(line)
 
 
-def _status_line(line: bytes) -> tuple[int, str]:
+def _status_line(line: bytes) -> tuple[str, int, str]:
     if not line:
         raise ConnectionResetError("Remote end closed connection without response")
     try:
@@ -105,23 +215,28 @@ def _status_line(line: bytes) -> tuple[int, str]:
         raise ProtocolError(f"bad status line {line[:80]!r}") from None
     if not version.startswith("HTTP/") or not 100 <= code <= 999 or len(status) != 3:
         raise ProtocolError(f"bad status line {line[:80]!r}")
-    return code, reason[0] if reason else ""
+    return version, code, reason[0] if reason else ""
 
 
-def _read_response(stream: BinaryIO, method: str) -> Response:
+def _read_response(stream: BinaryIO, method: str, first: bytes) -> tuple[Response, bool]:
+    """The answer whose status line is ``first``, and whether the connection may carry
+    another request (HTTP/1.1, no ``Connection: close``, the body's end known)."""
+    line = first
     while True:
-        status, _reason = _status_line(stream.readline(_MAX_LINE + 1))
+        version, status, _reason = _status_line(line)
         headers = _read_headers(stream)
         if status != 100:
             break  # a 100 Continue is followed by the real answer
+        line = stream.readline(_MAX_LINE + 1)
     fields = {name.lower(): value for name, value in headers}
+    keep = version == "HTTP/1.1" and "close" not in fields.get("connection", "").lower()
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        return Response(status, headers, b"")
+        return Response(status, headers, b""), keep
     if "chunked" in fields.get("transfer-encoding", "").lower():
-        return Response(status, headers, _read_chunked(stream))
+        return Response(status, headers, _read_chunked(stream)), keep
     length = fields.get("content-length")
     if length is None:
-        return Response(status, headers, stream.read())  # until the server closes
+        return Response(status, headers, stream.read()), False  # until the server closes
     try:
         size = int(length)
     except ValueError:
@@ -129,7 +244,7 @@ def _read_response(stream: BinaryIO, method: str) -> Response:
     body = stream.read(size) if size > 0 else b""
     if len(body) < size:
         raise ProtocolError(f"answer cut short: {len(body)} of {size} bytes")
-    return Response(status, headers, body)
+    return Response(status, headers, body), keep
 
 
 def _read_headers(stream: BinaryIO) -> list[tuple[str, str]]:

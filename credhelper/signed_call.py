@@ -213,6 +213,7 @@ def _send(
         proxy=proxy,
         connect_timeout=aws_errors.CONNECT_TIMEOUT,
         read_timeout=aws_errors.READ_TIMEOUT,
+        reuse=True,  # a pre-flight's calls share connections, as botocore's client did
     )
     raw, status = resp.body, resp.status
     got = {k.lower(): v for k, v in resp.headers}

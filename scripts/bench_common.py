@@ -50,6 +50,7 @@ HOST = ecr_host()
 SECRET = MOTO_ECR_PASSWORD
 ROLE_ARN = f"arn:aws:iam::{MOTO_ACCOUNT}:role/ecrpy-bench"
 LATENCY_MS = 50
+RTT = "rtt"  # Aws.proxy(RTT): LATENCY_MS per round trip, a new connection's set-up included
 FLOOR_CODE = "import re, sys"
 TIME = "/usr/bin/time"  # GNU time (Debian package time)
 
@@ -95,10 +96,13 @@ class Aws:
         self.server = AwsServer()
         self.url = self.server.url
         ca_dir = tmp / "ca"
-        self.proxies = {
+        self.proxies: dict[int | str, Any] = {
             ms: proxy_mod.serve(self.url, ms, tls=True, ca_dir=str(ca_dir))
             for ms in (0, LATENCY_MS)
         }
+        # LATENCY_MS per round trip, new connections too (TCP + TLS: 2 more): a far region
+        self.proxies[RTT] = proxy_mod.serve(self.url, LATENCY_MS, tls=True, ca_dir=str(ca_dir),
+                                            connection_rtts=True)  # fmt: skip
         self.ca = str(ca_dir / "ca.pem")
         self._pusher: tuple[str, str] | None = None
         self._seed()
@@ -124,7 +128,8 @@ class Aws:
             self._pusher = (key["AccessKeyId"], key["SecretAccessKey"])
         return self._pusher
 
-    def proxy(self, latency_ms: int = 0) -> str:
+    def proxy(self, latency_ms: int | str = 0) -> str:
+        """The proxy adding ``latency_ms`` per request (``RTT``: per round trip, see there)."""
         return str(self.proxies[latency_ms].url)
 
     def _seed(self) -> None:

@@ -20,6 +20,13 @@ response behind the unacknowledged first, and the client delays its ACK (Linux: 
 it has already sent its request and has nothing to piggyback the ACK on. ``--nagle`` restores the
 old behaviour, only to reproduce that measurement (see docs/benchmarks.md).
 
+``--connection-rtts`` (off by default) also charges every *new* connection the round trips a real
+far endpoint would: for a CONNECT tunnel, ``2 * latency`` before the proxy's 200 (the TCP
+handshake and TLS 1.3's one round trip to the endpoint); for a plain connection, ``1 *
+latency`` before its first request is forwarded (TCP). With 0, only requests wait, so a client
+that opens a new connection per call looks no slower than one that keeps them (ecrpy's
+pre-flight before http1 kept connections; see docs/benchmarks.md).
+
 Nothing ever leaves 127.0.0.1: the only outbound connections go to ``--upstream``, which must
 be a loopback URL. Requests to moto's and aws_server's control paths (``/moto-api/``,
 ``/__ecrpy/``) are forwarded without delay. ``GET /__proxy/stats`` (plain, not forwarded)
@@ -201,6 +208,7 @@ class ProxyServer(ThreadingHTTPServer):
         ca: CertificateAuthority | None = None,
         port: int = 0,
         nodelay: bool = True,
+        connection_rtts: bool = False,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
@@ -210,6 +218,7 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream_host = parts.hostname
         self.upstream_port = parts.port or 80
         self.latency = latency
+        self.connection_rtts = connection_rtts
         self.ca = ca
         self.nodelay = nodelay
         self.counts: Counter[str] = Counter()
@@ -235,6 +244,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ProxyServer
     tunnel_host: str | None = None
+    connection_paid = False  # the new connection's round trips were charged (connection_rtts)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -248,6 +258,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self._reply(403, b"CONNECT allowed only to *.amazonaws.com:443 in --tls mode\n")
             self.close_connection = True
             return
+        if self.server.connection_rtts and self.server.latency:
+            time.sleep(2 * self.server.latency)  # TCP and TLS 1.3 set-up with the far end
+            self.connection_paid = True
         self.send_response(200, "Connection established")
         self.end_headers()
         self.wfile.flush()
@@ -317,8 +330,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             body = b""
         if not path.startswith(UNDELAYED_PREFIXES):
             self.server.count("requests")
-            if self.server.latency:
-                time.sleep(self.server.latency)
+            delay = self.server.latency
+            if self.server.connection_rtts and not self.connection_paid:
+                delay += self.server.latency  # a plain connection's TCP handshake
+                self.connection_paid = True
+            if delay:
+                time.sleep(delay)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["Content-Length"] = str(len(body))
         if host_header:
@@ -370,12 +387,13 @@ def serve(
     ca_dir: str | None,
     port: int = 0,
     nodelay: bool = True,
+    connection_rtts: bool = False,
 ) -> ProxyServer:
     """Start a proxy in a daemon thread (for tests and scripts that embed it)."""
     ca = CertificateAuthority(ca_dir) if tls and ca_dir else None
     if tls and ca is None:
         raise ValueError("--tls needs --ca-dir")
-    server = ProxyServer(upstream, latency_ms / 1000.0, ca, port, nodelay)
+    server = ProxyServer(upstream, latency_ms / 1000.0, ca, port, nodelay, connection_rtts)
     threading.Thread(target=server.serve_forever, name="latency-proxy", daemon=True).start()
     return server
 
@@ -392,11 +410,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave TCP_NODELAY off (reproduces the ~40 ms handicap; for measurements only)",
     )
+    parser.add_argument(
+        "--connection-rtts",
+        action="store_true",
+        help="charge each new connection its set-up round trips (2 for a tunnel, 1 plain)",
+    )
     args = parser.parse_args(argv)
     try:
-        server = serve(
-            args.upstream, args.latency_ms, args.tls, args.ca_dir, args.port, not args.nagle
-        )
+        server = serve(args.upstream, args.latency_ms, args.tls, args.ca_dir, args.port,
+                       not args.nagle, args.connection_rtts)  # fmt: skip
     except ValueError as exc:
         parser.error(str(exc))
     stop = threading.Event()

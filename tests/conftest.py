@@ -197,3 +197,14 @@ def _no_shared_temporary_keys() -> Iterator[None]:
     fast_token._SHARED.clear()
     yield
     fast_token._SHARED.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_connections() -> Iterator[None]:
+    """http1 keeps connections per endpoint for a process's lifetime: every test starts, and
+    leaves, without any (a server of one test must not see another's connections)."""
+    from credhelper import http1
+
+    http1.close_idle()
+    yield
+    http1.close_idle()

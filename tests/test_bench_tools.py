@@ -137,6 +137,33 @@ def test_tls_mode_terminates_connect_for_amazonaws(
     assert stats["connect"] >= 1 and stats["requests"] >= 1
 
 
+def test_connection_rtts_charge_a_new_connection_its_set_up(
+    aws: AwsServer, ca_dir: Path
+) -> None:
+    """``connection_rtts``: a new tunnel waits twice the latency (TCP + TLS to the far end) before
+    its first answer, a kept one only the request's round trip; a plain connection one
+    latency more on its first request. Without it only requests wait (the default)."""
+    latency = LATENCY_MS / 1000
+    tls = latency_proxy.serve(aws.url, LATENCY_MS, tls=True, ca_dir=str(ca_dir),
+                              connection_rtts=True)  # fmt: skip
+    plain = latency_proxy.serve(aws.url, LATENCY_MS, tls=False, ca_dir=None,
+                                connection_rtts=True)  # fmt: skip
+    try:
+        client = _ecr(verify=str(ca_dir / "ca.pem"), config=Config(proxies={"https": tls.url}))
+        first, _ = _timed_token(client)
+        again, _ = _timed_token(client)  # botocore keeps the tunnel
+        assert tls.counts["connect"] == 1
+        assert first >= 3 * latency and again < 2 * latency and first - again >= 1.5 * latency
+        client = _ecr(endpoint_url=plain.url)
+        first, _ = _timed_token(client)
+        again, _ = _timed_token(client)
+        assert first >= 2 * latency and again < 2 * latency
+    finally:
+        for server in (tls, plain):
+            server.shutdown()
+            server.server_close()
+
+
 @pytest.mark.parametrize(
     "target", [b"example.com:443", b"127.0.0.1:22", b"api.ecr.amazonaws.com:80"]
 )
