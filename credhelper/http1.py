@@ -123,8 +123,8 @@ def _exchange(
         try:
             conn.sock.sendall(data)
             first = conn.stream.readline(_MAX_LINE + 1)
-        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
-            if reused:
+        except OSError as exc:  # a reset, a broken pipe, TLS's EOF without close_notify
+            if reused and not isinstance(exc, TimeoutError):
                 raise _Stale from None
             raise
         if not first and reused:

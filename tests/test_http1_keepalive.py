@@ -7,10 +7,12 @@ servers that do exactly what each case needs."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -214,3 +216,58 @@ def test_concurrent_callers_each_get_a_connection_and_their_own_answer(
     assert server.connections <= 8  # never more than the callers at once; then kept
     kept = sum(len(c) for c in http1._IDLE.values())
     assert 1 <= kept <= http1._MAX_IDLE
+
+
+def test_over_tls_a_kept_connection_cut_without_close_notify_is_retried(tmp_path: Path) -> None:
+    """TLS, as every AWS call: the second request on the kept connection meets a server that
+    drops TCP without TLS's close_notify (a "ragged" EOF, which the ssl module reads as no
+    answer rather than an error): still a stale connection, so once more on a new one."""
+    import ssl
+
+    from tests.test_bench_tools import latency_proxy
+
+    ca = latency_proxy.CertificateAuthority(str(tmp_path / "ca"))
+    server_context = ca.context_for("localhost")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections: list[int] = []
+
+    def serve_one(raw: socket.socket, number: int) -> None:
+        tls = server_context.wrap_socket(raw, server_side=True)
+        with tls.makefile("rb") as stream:
+            n = 0
+            while True:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = stream.readline()
+                    if not line:
+                        return
+                    head += line
+                stream.read(2)
+                if number == 1 and n == 1:
+                    os.close(tls.detach())  # TCP closed under TLS: no close_notify
+                    return
+                tls.sendall(echo(n, head))
+                n += 1
+
+    def accept() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(len(connections) + 1)
+            threading.Thread(target=serve_one, args=(raw, len(connections)), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    client_context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+    try:
+        for path in ("/1", "/2"):
+            resp = http1.request(
+                "POST", "localhost", port, path, [("Host", "localhost"), ("Content-Length", "2")],
+                b"{}", context=client_context, reuse=True, **TIMEOUTS,
+            )  # fmt: skip
+            assert resp.body == f"POST {path} HTTP/1.1".encode()
+        assert connections == [1, 2]
+    finally:
+        listener.close()
