@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import _thread
 import socket
+from time import monotonic as _monotonic
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _MAX_IDLE = 10  # kept connections per endpoint: botocore's max_pool_connections default
+# Older kept connections are not used: a pre-flight's calls are milliseconds apart, while a
+# connection idle through a long push may have been dropped by a NAT or proxy without a FIN
+# (a request on it would wait out the read timeout before its retry).
+_MAX_IDLE_SECONDS = 15.0
 
 # (host, port, proxy, TLS context) -> idle connections, most recently used last
 _IDLE: dict[tuple[object, ...], list[_Connection]] = {}
@@ -52,10 +57,11 @@ class Response:
 
 
 class _Connection:
-    __slots__ = ("sock", "stream")
+    __slots__ = ("idle_since", "sock", "stream")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.stream = sock, sock.makefile("rb")
+        self.idle_since = 0.0
 
     def close(self) -> None:
         self.stream.close()
@@ -148,9 +154,10 @@ def _take_idle(key: tuple[object, ...]) -> _Connection | None:
             conn = kept.pop() if kept else None
         if conn is None:
             return None
-        if not _readable_at_rest(conn.sock):
+        fresh = _monotonic() - conn.idle_since <= _MAX_IDLE_SECONDS
+        if fresh and not _readable_at_rest(conn.sock):
             return conn
-        conn.close()  # a FIN, a TLS close_notify or stray bytes: not usable
+        conn.close()  # too old, or a FIN, a TLS close_notify or stray bytes: not usable
 
 
 def _readable_at_rest(sock: socket.socket) -> bool:
@@ -164,6 +171,7 @@ def _readable_at_rest(sock: socket.socket) -> bool:
 
 
 def _put_idle(key: tuple[object, ...], conn: _Connection) -> None:
+    conn.idle_since = _monotonic()
     with _IDLE_LOCK:
         kept = _IDLE.setdefault(key, [])
         if len(kept) < _MAX_IDLE:

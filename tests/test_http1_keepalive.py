@@ -158,6 +158,23 @@ def test_a_connection_the_server_closed_while_idle_is_not_used(
     assert [line for _, line in server.requests] == [b"POST /1 HTTP/1.1", b"POST /2 HTTP/1.1"]
 
 
+def test_a_connection_idle_too_long_is_not_used(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a long push, a kept connection may be gone without a FIN (a NAT's idle timeout):
+    one idle for more than _MAX_IDLE_SECONDS is closed, not tried."""
+    server = serve()
+    clock = [1000.0]
+    monkeypatch.setattr(http1, "_monotonic", lambda: clock[0])
+    get(server, "/1")
+    clock[0] += http1._MAX_IDLE_SECONDS - 1
+    get(server, "/2")
+    assert server.connections == 1
+    clock[0] += http1._MAX_IDLE_SECONDS + 1
+    get(server, "/3")
+    assert server.connections == 2 and len(server.requests) == 3
+
+
 def test_a_kept_connection_that_gives_no_answer_is_retried_once_on_a_new_one(
     serve: Callable[..., Server],
 ) -> None:
