@@ -387,3 +387,48 @@ def iam_call(
         return call(plan, dict(params), env, None, attempts or _MAX_ATTEMPTS)
     except Exception as exc:
         raise botocore_error(exc, plan.where, plan.proxy, operation) from None
+
+
+# Credential sources whose temporary keys this module resolves itself (``_temporary_keys``).
+_OWN_SOURCES = ("assume-role", "assume-role-with-web-identity", "container-role", "custom-process")
+
+
+def preconnect_iam(
+    region: str,
+    count: int,
+    profile: str | None = None,
+    role_arn: str | None = None,
+    env: Mapping[str, str] | None = None,
+    fips: bool = False,
+    dualstack: bool = False,
+) -> None:
+    """Open ``count`` connections to IAM in the background for ``iam_call`` (http1 keeps
+    them): the pre-flight's IAM reads wait for GetCallerIdentity's answer, but their TCP and
+    TLS set-up (two round trips each) need not. Only where ``iam_call`` would make the calls
+    as far as can be told without any (the endpoint, a proxy, the identity's source)."""
+    from . import http1
+
+    env = os.environ if env is None else env
+    if any(var in env for var in _FOREIGN_ENV):
+        return
+    bundle = env.get("AWS_CA_BUNDLE")
+    if bundle and not os.path.isfile(bundle):
+        return
+    where = iam_endpoint(region, env, "GetUser", fips, dualstack)
+    if where is None:
+        return
+    proxy = proxy_for(where, env)
+    if isinstance(proxy, bool):
+        return
+    identity = _Identity(profile, env)
+    if identity.static is None and (role_arn or identity.source.method not in _OWN_SOURCES):
+        return
+    https = where.scheme == "https"
+    http1.preconnect(
+        where.host,
+        where.port or (443 if https else 80),
+        context=ssl_context(env) if https else None,
+        proxy=proxy,
+        connect_timeout=aws_errors.CONNECT_TIMEOUT,
+        count=count,
+    )

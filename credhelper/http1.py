@@ -100,6 +100,17 @@ def request(
                 return _exchange(kept, data, method, read_timeout, key, reused=True)
             except _Stale:
                 pass  # closed by the server while idle: once more, on a new connection
+    conn = _open(host, port, context, proxy, connect_timeout)
+    return _exchange(conn, data, method, read_timeout, key, reused=False)
+
+
+def _open(
+    host: str,
+    port: int,
+    context: ssl.SSLContext | None,
+    proxy: tuple[str, int] | None,
+    connect_timeout: float,
+) -> _Connection:
     sock = socket.create_connection(proxy or (host, port), timeout=connect_timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -110,7 +121,37 @@ def request(
     except BaseException:
         sock.close()
         raise
-    return _exchange(_Connection(sock), data, method, read_timeout, key, reused=False)
+    return _Connection(sock)
+
+
+def preconnect(
+    host: str,
+    port: int,
+    *,
+    context: ssl.SSLContext | None,
+    proxy: tuple[str, int] | None = None,
+    connect_timeout: float,
+    count: int,
+) -> None:
+    """Open up to ``count`` connections to the endpoint in background threads and keep them
+    for ``request(..., reuse=True)``: calls that must wait for an earlier answer need not
+    also wait for their TCP and TLS set-up. A failure is dropped (the call that would have
+    used the connection meets, and reports, the same one)."""
+    import threading
+
+    key = (host, port, proxy, context)
+    with _IDLE_LOCK:
+        count = min(count, _MAX_IDLE - len(_IDLE.get(key, ())))
+
+    def open_one() -> None:
+        try:
+            conn = _open(host, port, context, proxy, connect_timeout)
+        except Exception:  # see the docstring
+            return
+        _put_idle(key, conn)
+
+    for _ in range(count):
+        threading.Thread(target=open_one, name="ecrpy-preconnect", daemon=True).start()
 
 
 def _exchange(
@@ -154,20 +195,32 @@ def _take_idle(key: tuple[object, ...]) -> _Connection | None:
             conn = kept.pop() if kept else None
         if conn is None:
             return None
-        fresh = _monotonic() - conn.idle_since <= _MAX_IDLE_SECONDS
-        if fresh and not _readable_at_rest(conn.sock):
+        if _monotonic() - conn.idle_since <= _MAX_IDLE_SECONDS and _alive_at_rest(conn.sock):
             return conn
-        conn.close()  # too old, or a FIN, a TLS close_notify or stray bytes: not usable
+        conn.close()  # too old, or closed by the server, or with bytes nobody asked for
 
 
-def _readable_at_rest(sock: socket.socket) -> bool:
+def _alive_at_rest(sock: socket.socket) -> bool:
+    """True unless the server closed the idle connection (a FIN, TLS's close_notify) or
+    sent something unasked. TLS 1.3 session tickets, which a server sends after the handshake
+    (so a connection opened ahead has them unread), do not count."""
     import select
 
     try:
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):  # closed under us
+        return False
+    if not readable:
         return True
-    return bool(readable)
+    sock.setblocking(False)  # _exchange sets its timeout again
+    try:
+        sock.recv(1)  # b"": the server closed it; a byte: one nobody asked for
+    except BlockingIOError:
+        return True
+    except OSError as exc:
+        # ssl.SSLWantReadError (not a BlockingIOError): only TLS's own messages were there
+        return type(exc).__name__ == "SSLWantReadError"
+    return False
 
 
 def _put_idle(key: tuple[object, ...], conn: _Connection) -> None:

@@ -9,6 +9,7 @@ which imports botocore on that error path only). Owns the process's TLS client c
 
 from __future__ import annotations
 
+import _thread
 import os
 import time
 
@@ -49,6 +50,7 @@ _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 MAX_ATTEMPTS = 3
 
 _ssl_context: ssl.SSLContext | None = None
+_SSL_CONTEXT_LOCK = _thread.allocate_lock()  # not threading: its import is a cold get's cost
 
 
 class Plan:
@@ -76,9 +78,15 @@ def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
     global _ssl_context
     if _ssl_context is not None:
         return _ssl_context
+    with _SSL_CONTEXT_LOCK:  # a pre-flight's first ~15 calls ask at once: make one, not 15
+        if _ssl_context is None:
+            _ssl_context = _new_ssl_context(os.environ if env is None else env)
+    return _ssl_context
+
+
+def _new_ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:
     import ssl
 
-    env = os.environ if env is None else env
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
     bundle = env.get("AWS_CA_BUNDLE")
     if bundle:
@@ -96,7 +104,6 @@ def ssl_context(env: Mapping[str, str] | None = None) -> ssl.SSLContext:
             ctx.load_verify_locations(capath=capath)
         elif not cafile:
             ctx.load_default_certs()
-    _ssl_context = ctx
     return ctx
 
 

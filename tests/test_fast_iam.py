@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -480,3 +482,56 @@ def test_paginator_follows_markers_as_botocores(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(fast_token, "iam_call", pages)
     with pytest.raises(PaginationError):
         list(_fast_iam().get_paginator("simulate_principal_policy").paginate())
+
+
+# -- IAM connections opened ahead for the pre-flight -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("identity", "opened"),
+    [
+        ("environment keys", 3),
+        ("static keys in a profile", 3),
+        ("web identity", 3),
+        ("an SSO profile (botocore's path)", 0),
+        ("a registry role over an SSO profile (botocore's path)", 0),
+    ],
+)
+def test_iam_connections_are_opened_ahead_only_for_calls_made_without_botocore(
+    tmp_path: Path, identity: str, opened: int
+) -> None:
+    from credhelper import http1
+    from tests.test_http1_keepalive import Server
+
+    server = Server()
+    config, credentials = tmp_path / "config", tmp_path / "credentials"
+    config.write_text(
+        "[profile sso]\nsso_session = s\nsso_account_id = 1\nsso_role_name = r\n"
+        "[sso-session s]\nsso_start_url = https://example.test/start\nsso_region = us-east-1\n"
+    )
+    credentials.write_text("[keys]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n")
+    env = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+           "AWS_ENDPOINT_URL_IAM": f"http://127.0.0.1:{server.port}", "HOME": str(tmp_path)}
+    profile, role_arn = None, None
+    if identity == "environment keys":
+        env.update(AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="x")
+    elif identity == "static keys in a profile":
+        profile = "keys"
+    elif identity == "web identity":
+        (tmp_path / "token").write_text("eyJ.eyJ.")
+        env.update(AWS_ROLE_ARN="arn:aws:iam::123456789012:role/ci",
+                   AWS_WEB_IDENTITY_TOKEN_FILE=str(tmp_path / "token"))
+    else:
+        profile = "sso"
+        if "registry role" in identity:
+            role_arn = "arn:aws:iam::123456789012:role/push"
+    try:
+        fast_token.preconnect_iam(MOTO_REGION, 3, profile, role_arn, env=env)
+        deadline = time.monotonic() + 5
+        while server.connections < opened and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert server.connections == opened and server.requests == []
+        assert sum(len(c) for c in http1._IDLE.values()) == opened
+    finally:
+        server.close()

@@ -302,6 +302,35 @@ def test_one_tls_context_reading_a_ca_directory_lazily(
         proxy.shutdown()
         proxy.server_close()
 
+def test_concurrent_first_calls_share_one_tls_context(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A pre-flight's first ~15 calls start at once: they must get one context (one CA load,
+    and one key for http1's kept connections), not one each."""
+    import shutil
+    import threading
+
+    bundle = tmp_path / "bundle.pem"
+    with bundle.open("wb") as out:  # a certifi-size bundle: loading it takes milliseconds
+        for pem in sorted(Path("/etc/ssl/certs").glob("*.pem"))[:120]:
+            with pem.open("rb") as f:
+                shutil.copyfileobj(f, out)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    barrier = threading.Barrier(16)
+    got: list[object] = []
+
+    def first_call() -> None:
+        barrier.wait()
+        got.append(signed_call.ssl_context())
+
+    threads = [threading.Thread(target=first_call) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 16 and len({id(c) for c in got}) == 1
+
+
 # -- no botocore on the way ---------------------------------------------------------------------
 
 SCRIPT = (

@@ -288,3 +288,95 @@ def test_over_tls_a_kept_connection_cut_without_close_notify_is_retried(tmp_path
         assert connections == [1, 2]
     finally:
         listener.close()
+
+
+# -- opened ahead -------------------------------------------------------------------------------
+
+
+def _kept(timeout: float = 5.0, want: int = 1) -> int:
+    """Kept connections once ``want`` are there (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kept = sum(len(c) for c in http1._IDLE.values())
+        if kept >= want or time.monotonic() > deadline:
+            return kept
+        time.sleep(0.01)
+
+
+def test_connections_opened_ahead_carry_the_requests(serve: Callable[..., Server]) -> None:
+    server = serve()
+    http1.preconnect("127.0.0.1", server.port, context=None, connect_timeout=5.0, count=3)
+    assert _kept(want=3) == 3 and server.connections == 3 and server.requests == []
+    for i in range(3):
+        assert get(server, f"/{i}").body == f"POST /{i} HTTP/1.1".encode()
+    assert server.connections == 3
+    # never more kept than _MAX_IDLE, whatever is asked
+    http1.preconnect("127.0.0.1", server.port, context=None, connect_timeout=5.0, count=50)
+    assert _kept(want=http1._MAX_IDLE) == http1._MAX_IDLE
+    time.sleep(0.2)
+    assert _kept() == http1._MAX_IDLE
+
+
+def test_opening_ahead_where_nothing_listens_is_silent() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: refused
+        http1.preconnect("127.0.0.1", port, context=None, connect_timeout=1.0, count=2)
+        time.sleep(0.3)
+    assert _kept(timeout=0) == 0
+
+
+def test_a_tls_connection_opened_ahead_is_used_despite_its_session_tickets(
+    tmp_path: Path,
+) -> None:
+    """A TLS 1.3 server sends its session tickets after the handshake: on a connection opened
+    ahead they wait unread, so the socket is readable at rest without being closed."""
+    import ssl
+
+    from tests.test_bench_tools import latency_proxy
+
+    ca = latency_proxy.CertificateAuthority(str(tmp_path / "ca"))
+    server_context = ca.context_for("localhost")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted: list[int] = []
+
+    def serve_tls(raw: socket.socket) -> None:
+        tls = server_context.wrap_socket(raw, server_side=True)
+        with tls.makefile("rb") as stream:
+            n = 0
+            while True:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = stream.readline()
+                    if not line:
+                        return
+                    head += line
+                stream.read(2)
+                tls.sendall(echo(n, head))
+                n += 1
+
+    def accept() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            threading.Thread(target=serve_tls, args=(raw,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    client_context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
+    try:
+        http1.preconnect("localhost", port, context=client_context, connect_timeout=5.0,
+                         count=1)  # fmt: skip
+        assert _kept() == 1
+        time.sleep(0.2)  # the tickets arrive
+        resp = http1.request(
+            "POST", "localhost", port, "/1", [("Host", "localhost"), ("Content-Length", "2")],
+            b"{}", context=client_context, reuse=True, **TIMEOUTS,
+        )  # fmt: skip
+        assert resp.body == b"POST /1 HTTP/1.1"
+        assert len(accepted) == 1
+    finally:
+        listener.close()

@@ -357,10 +357,19 @@ class _Check:
         return [*tasks, *self.gatherer.repository_jobs()]
 
     def _iam_stage(self) -> None:
-        if self.req.method != "probe":
+        reads = self.req.method != "probe"
+        if reads:
             self.gatherer.iam = self._fast_iam("iam", "base")
         if self.req.simulating:
             self._fast_iam("iam_sim", "once")
+        if reads or self.req.simulating:
+            # The IAM calls wait for GetCallerIdentity, their connections need not: the
+            # user's or role's first reads go out at once (4), and the simulation (1).
+            from ..fast_token import preconnect_iam
+
+            reg = self.req.registry
+            preconnect_iam(reg.api_region, 4 * reads + self.req.simulating, self.profile,
+                           self.role_arn, fips=reg.fips, dualstack=reg.dualstack)  # fmt: skip
 
     def _fast_iam(self, name: str, config: str) -> Any:
         """IAM through fast_token where it may make the call (static keys), else botocore."""
