@@ -18,6 +18,7 @@ pool kept them for botocore: a pre-flight's ~20 calls then pay the TCP and TLS s
 round trips, ~1-2 ms of handshake CPU) once per concurrent call, not once per call. A kept
 connection the server has closed meanwhile is noticed before use (readable at rest) or at
 once (no status line), and the request goes out once more on a new connection.
+``preconnect`` opens connections ahead for calls that must first wait for another answer.
 """
 
 from __future__ import annotations

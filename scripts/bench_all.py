@@ -115,7 +115,11 @@ METHOD = f"""
   AWS's Go helper ignores `AWS_ENDPOINT_URL`, so both helpers reach moto the same way:
   `HTTPS_PROXY` to the proxy, which answers CONNECT for `*.amazonaws.com`, terminates TLS with a
   certificate from a throwaway CA (`AWS_CA_BUNDLE`/`SSL_CERT_FILE`), waits 0 or {LATENCY_MS} ms
-  per request and forwards to moto. Every proxy socket has `TCP_NODELAY`: without it the proxy
+  per request and forwards to moto. The "RTT" row's proxy (`--connection-rtts`) also makes each
+  new tunnel wait 2 x {LATENCY_MS} ms (TCP and TLS 1.3 set-up with a far endpoint), so a client
+  that opens a connection per call pays for it as it would against a far region (before ecrpy
+  kept connections and opened IAM's ahead, 2026-11-30, this row measured 612 ms: 20 new
+  connections for 20 requests). Every proxy socket has `TCP_NODELAY`: without it the proxy
   held its answer behind a TLS session ticket until the Go helper's delayed ACK (~40 ms on most
   cold gets; tests/test_bench_tools.py keeps it fixed). Its listen backlog is 128: with
   socketserver's default of 5, the ~15 connections ecrpy's static-key pre-flight opens at once
