@@ -156,6 +156,19 @@ def cache_dir_check() -> Check:
         )
     except OSError as exc:
         return Check(FAIL, "cache dir", f"{folder}: {exc.strerror or type(exc).__name__}")
+    from ..token_cache.file import FileTokenCache
+    from ..wording import plural
+
+    tokens = FileTokenCache(folder)
+    unreadable = len(tokens.keys()) - len(tokens.entries())
+    if unreadable > 0:
+        return Check(
+            WARN,
+            "cache dir",
+            f"{folder} (private); ignoring {plural(unreadable, 'token entry', 'token entries')}"
+            " that could not be read (damaged or not private; details in the log)",
+            "ecrpy cache clear",
+        )
     return Check(OK, "cache dir", f"{folder} (private)")
 
 

@@ -257,6 +257,24 @@ def test_ecrpy_config_pointing_at_a_missing_file_warns(helper_env: dict[str, str
     assert _line(lines, "OK   ecrpy config: ") == f"OK   ecrpy config: {helper_env['ECRPY_CONFIG']}"
 
 
+def test_damaged_token_entries_are_a_warning_with_the_fix(helper_env: dict[str, str]) -> None:
+    """They are harmless (ignored, rewritten by the next fetch) but never go away by
+    themselves for a registry no longer used: doctor counts them and names the fix."""
+    tokens = Path(helper_env["ECRPY_CACHE_DIR"]) / "tokens"
+    tokens.mkdir(parents=True, mode=0o700)
+    os.chmod(helper_env["ECRPY_CACHE_DIR"], 0o700)
+    (tokens / ("a" * 64 + "-aws_us-east-1_123456789012.json")).write_bytes(b'{"v": 1, "tok')
+    os.chmod(tokens / ("a" * 64 + "-aws_us-east-1_123456789012.json"), 0o600)
+    code, lines = _doctor(helper_env, "--offline")
+    line = _line(lines, "WARN cache dir: ")
+    assert "ignoring 1 token entry that could not be read (damaged or not private;" in line
+    assert _fix_after(lines, "WARN cache dir: ") == "ecrpy cache clear"
+    assert code == 0  # a warning, not a failure
+    assert run_ecrpy(helper_env, "cache", "clear").returncode == 0
+    code, lines = _doctor(helper_env, "--offline")
+    assert _line(lines, "OK   cache dir: ").endswith("(private)") and code == 0
+
+
 def test_per_registry_profile_that_does_not_exist_fails(helper_env: dict[str, str]) -> None:
     other = ecr_host(region="eu-west-1")
     Path(helper_env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
