@@ -163,6 +163,8 @@ def action_erase(text: str) -> _Output:
     registry = registry_mod.resolve(server_url, config)
     if registry is not None:
         cache = for_config(config)
+        if cache.may_block:
+            arm_watchdog("erase")  # a keyring that hangs must not hang docker logout
         for key in cache.keys():  # damaged entries too: erase means gone
             if key.registry_key == registry.key:
                 cache.delete(key)

@@ -222,6 +222,29 @@ def test_cached_token_served_when_refresh_fails(
     assert "serving the still-valid cached token" in log_text(env)
 
 
+def test_erase_with_a_hanging_keyring_token_cache_answers_in_time(
+    aws: AwsServer, renv: dict[str, str]
+) -> None:
+    """docker logout HOST with ``ECRPY_CACHE=keyring`` and a store that never answers: the
+    watchdog ends the erase with one line instead of hanging docker."""
+    from credhelper import registry as registry_mod
+    from credhelper.config import Config
+
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(renv, ECRPY_CACHE="keyring", PYTHONPATH=str(repo),
+               PYTHON_KEYRING_BACKEND="tests.support.broken_keyring.HangingKeyring")  # fmt: skip
+    reg = registry_mod.resolve(HOST, Config())
+    assert reg is not None
+    cache_dir = Path(env["ECRPY_CACHE_DIR"])
+    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (cache_dir / "keyring-index.json").write_text(json.dumps(["a" * 64 + "-" + reg.key]))
+    run = helper(env, "erase", HOST, timeout=30)
+    _record("erase, hanging keyring cache", run.elapsed)
+    assert run.elapsed <= DEADLINE_LIMIT
+    assert run.returncode == 1 and run.stdout.strip() == b"ecrpy: erase timed out"
+    assert "timed out after 9s" in one_line(run.stderr)
+
+
 def test_keyring_cache_still_serves_the_cached_token_when_refresh_hangs(
     aws: AwsServer, renv: dict[str, str]
 ) -> None:
