@@ -183,6 +183,8 @@ def action_list() -> _Output:
 
     config = config_mod.load()
     cache = for_config(config)
+    if cache.may_block:
+        arm_watchdog("list")  # reading a keyring-backed token cache may hang
     result: dict[str, str] = {}
     fingerprints: set[str] = set()
     for profile, role_arn in {(None, None)} | {

@@ -8,6 +8,8 @@ Timings are printed (``-s``) and collected in docs/reliability.md.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -222,11 +224,11 @@ def test_cached_token_served_when_refresh_fails(
     assert "serving the still-valid cached token" in log_text(env)
 
 
-def test_erase_with_a_hanging_keyring_token_cache_answers_in_time(
+def test_erase_and_list_with_a_hanging_keyring_token_cache_answer_in_time(
     aws: AwsServer, renv: dict[str, str]
 ) -> None:
-    """docker logout HOST with ``ECRPY_CACHE=keyring`` and a store that never answers: the
-    watchdog ends the erase with one line instead of hanging docker."""
+    """docker logout HOST (and a client's ``list``) with ``ECRPY_CACHE=keyring`` and a store
+    that never answers: the watchdog ends them with one line instead of hanging the client."""
     from credhelper import registry as registry_mod
     from credhelper.config import Config
 
@@ -237,12 +239,18 @@ def test_erase_with_a_hanging_keyring_token_cache_answers_in_time(
     assert reg is not None
     cache_dir = Path(env["ECRPY_CACHE_DIR"])
     cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (cache_dir / "keyring-index.json").write_text(json.dumps(["a" * 64 + "-" + reg.key]))
-    run = helper(env, "erase", HOST, timeout=30)
-    _record("erase, hanging keyring cache", run.elapsed)
-    assert run.elapsed <= DEADLINE_LIMIT
-    assert run.returncode == 1 and run.stdout.strip() == b"ecrpy: erase timed out"
-    assert "timed out after 9s" in one_line(run.stderr)
+    # an entry of the identity the helper will compute (list reads only the active ones)
+    fingerprint = subprocess.run(
+        [sys.executable, "-c", "from credhelper import identity; print(identity.fingerprint())"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    (cache_dir / "keyring-index.json").write_text(json.dumps([f"{fingerprint}-{reg.key}"]))
+    for action, stdin in (("erase", HOST), ("list", "")):
+        run = helper(env, action, stdin, timeout=30)
+        _record(f"{action}, hanging keyring cache", run.elapsed)
+        assert run.elapsed <= DEADLINE_LIMIT
+        assert run.returncode == 1 and run.stdout.strip() == f"ecrpy: {action} timed out".encode()
+        assert "timed out after 9s" in one_line(run.stderr)
 
 
 def test_keyring_cache_still_serves_the_cached_token_when_refresh_hangs(
