@@ -244,7 +244,9 @@ def test_erase_and_list_with_a_hanging_keyring_token_cache_answer_in_time(
         [sys.executable, "-c", "from credhelper import identity; print(identity.fingerprint())"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    (cache_dir / "keyring-index.json").write_text(json.dumps([f"{fingerprint}-{reg.key}"]))
+    index = cache_dir / "keyring-index.json"
+    index.write_text(json.dumps([f"{fingerprint}-{reg.key}"]))
+    index.chmod(0o600)  # as ecrpy writes it (the suite-wide privacy scan reads this folder)
     for action, stdin in (("erase", HOST), ("list", "")):
         run = helper(env, action, stdin, timeout=30)
         _record(f"{action}, hanging keyring cache", run.elapsed)
