@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ TIMEOUTS = {"connect_timeout": 5.0, "read_timeout": 5.0}
 # (and keep the connection), or one of these.
 CLOSE_AFTER = "answer, then close"
 DROP = "close without an answer"
+CUT = "close TCP under TLS without close_notify, no answer"
 Plan = Callable[[int, bytes], "bytes | tuple[str, bytes] | str"]
 
 
@@ -40,11 +42,13 @@ def echo(n: int, request: bytes) -> bytes:
 
 
 class Server:
-    """Serves each connection in its own thread, request after request, as ``plan`` says;
-    records (connection number, request line) for every request it read."""
+    """Serves each connection in its own thread (over TLS with ``tls``), request after
+    request, as ``plan`` says; records (connection number, request line) for every request."""
 
-    def __init__(self, plan: Plan = echo, delay: float = 0.0) -> None:
-        self.plan, self.delay = plan, delay
+    def __init__(
+        self, plan: Plan = echo, delay: float = 0.0, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.plan, self.delay, self.tls = plan, delay, tls
         self.requests: list[tuple[int, bytes]] = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -64,6 +68,12 @@ class Server:
             threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
 
     def _serve(self, conn: socket.socket, number: int) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                conn.close()
+                return
         with conn, conn.makefile("rb") as stream:
             n = 0
             while True:
@@ -85,6 +95,9 @@ class Server:
                 n += 1
                 if step == DROP:
                     return
+                if step == CUT:
+                    os.close(conn.detach())
+                    return
                 if isinstance(step, tuple):
                     conn.sendall(step[1])
                     return
@@ -99,8 +112,8 @@ class Server:
 def serve() -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def start(plan: Plan = echo, delay: float = 0.0) -> Server:
-        servers.append(Server(plan, delay))
+    def start(plan: Plan = echo, delay: float = 0.0, tls: ssl.SSLContext | None = None) -> Server:
+        servers.append(Server(plan, delay, tls))
         return servers[-1]
 
     yield start
@@ -108,12 +121,27 @@ def serve() -> Iterator[Callable[..., Server]]:
         server.close()
 
 
-def get(server: Server, path: str = "/", reuse: bool = True) -> http1.Response:
+def get(
+    server: Server, path: str = "/", reuse: bool = True, tls: ssl.SSLContext | None = None
+) -> http1.Response:
+    """POST ``path`` to ``server`` (with ``tls``, as ``localhost``, the name its certificate
+    carries)."""
+    host = "127.0.0.1" if tls is None else "localhost"
     return http1.request(
-        "POST", "127.0.0.1", server.port, path,
-        [("Host", f"127.0.0.1:{server.port}"), ("Content-Length", "2")], b"{}",
-        context=None, reuse=reuse, **TIMEOUTS,
+        "POST", host, server.port, path,
+        [("Host", f"{host}:{server.port}"), ("Content-Length", "2")], b"{}",
+        context=tls, reuse=reuse, **TIMEOUTS,
     )  # fmt: skip
+
+
+def tls_contexts(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server, client) TLS contexts: a leaf for localhost from the bench proxy's throwaway
+    CA, and a client trusting only that CA."""
+    from tests.test_bench_tools import latency_proxy
+
+    ca = latency_proxy.CertificateAuthority(str(folder / "ca"))
+    client = ssl.create_default_context(cafile=str(folder / "ca" / "ca.pem"))
+    return ca.context_for("localhost"), client
 
 
 def test_a_kept_connection_carries_the_next_requests(serve: Callable[..., Server]) -> None:
@@ -235,59 +263,26 @@ def test_concurrent_callers_each_get_a_connection_and_their_own_answer(
     assert 1 <= kept <= http1._MAX_IDLE
 
 
-def test_over_tls_a_kept_connection_cut_without_close_notify_is_retried(tmp_path: Path) -> None:
+def test_over_tls_a_kept_connection_cut_without_close_notify_is_retried(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
     """TLS, as every AWS call: the second request on the kept connection meets a server that
     drops TCP without TLS's close_notify (a "ragged" EOF, which the ssl module reads as no
     answer rather than an error): still a stale connection, so once more on a new one."""
-    import ssl
+    server_tls, client_tls = tls_contexts(tmp_path)
+    cut: list[bytes] = []
 
-    from tests.test_bench_tools import latency_proxy
+    def plan(n: int, head: bytes) -> bytes | str:
+        if head.startswith(b"POST /2 ") and not cut:
+            cut.append(head)
+            return CUT
+        return echo(n, head)
 
-    ca = latency_proxy.CertificateAuthority(str(tmp_path / "ca"))
-    server_context = ca.context_for("localhost")
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    connections: list[int] = []
-
-    def serve_one(raw: socket.socket, number: int) -> None:
-        tls = server_context.wrap_socket(raw, server_side=True)
-        with tls.makefile("rb") as stream:
-            n = 0
-            while True:
-                head = b""
-                while not head.endswith(b"\r\n\r\n"):
-                    line = stream.readline()
-                    if not line:
-                        return
-                    head += line
-                stream.read(2)
-                if number == 1 and n == 1:
-                    os.close(tls.detach())  # TCP closed under TLS: no close_notify
-                    return
-                tls.sendall(echo(n, head))
-                n += 1
-
-    def accept() -> None:
-        while True:
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            connections.append(len(connections) + 1)
-            threading.Thread(target=serve_one, args=(raw, len(connections)), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    client_context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
-    try:
-        for path in ("/1", "/2"):
-            resp = http1.request(
-                "POST", "localhost", port, path, [("Host", "localhost"), ("Content-Length", "2")],
-                b"{}", context=client_context, reuse=True, **TIMEOUTS,
-            )  # fmt: skip
-            assert resp.body == f"POST {path} HTTP/1.1".encode()
-        assert connections == [1, 2]
-    finally:
-        listener.close()
+    server = serve(plan, tls=server_tls)
+    for path in ("/1", "/2"):
+        assert get(server, path, tls=client_tls).body == f"POST {path} HTTP/1.1".encode()
+    assert server.connections == 2 and cut
+    assert [n for n, _ in server.requests] == [1, 1, 2]
 
 
 # -- opened ahead -------------------------------------------------------------------------------
@@ -331,56 +326,14 @@ def test_opening_ahead_where_nothing_listens_is_silent() -> None:
 
 
 def test_a_tls_connection_opened_ahead_is_used_despite_its_session_tickets(
-    tmp_path: Path,
+    serve: Callable[..., Server], tmp_path: Path
 ) -> None:
     """A TLS 1.3 server sends its session tickets after the handshake: on a connection opened
     ahead they wait unread, so the socket is readable at rest without being closed."""
-    import ssl
-
-    from tests.test_bench_tools import latency_proxy
-
-    ca = latency_proxy.CertificateAuthority(str(tmp_path / "ca"))
-    server_context = ca.context_for("localhost")
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    accepted: list[int] = []
-
-    def serve_tls(raw: socket.socket) -> None:
-        tls = server_context.wrap_socket(raw, server_side=True)
-        with tls.makefile("rb") as stream:
-            n = 0
-            while True:
-                head = b""
-                while not head.endswith(b"\r\n\r\n"):
-                    line = stream.readline()
-                    if not line:
-                        return
-                    head += line
-                stream.read(2)
-                tls.sendall(echo(n, head))
-                n += 1
-
-    def accept() -> None:
-        while True:
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(1)
-            threading.Thread(target=serve_tls, args=(raw,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    client_context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "ca.pem"))
-    try:
-        http1.preconnect("localhost", port, context=client_context, connect_timeout=5.0,
-                         count=1)  # fmt: skip
-        assert _kept() == 1
-        time.sleep(0.2)  # the tickets arrive
-        resp = http1.request(
-            "POST", "localhost", port, "/1", [("Host", "localhost"), ("Content-Length", "2")],
-            b"{}", context=client_context, reuse=True, **TIMEOUTS,
-        )  # fmt: skip
-        assert resp.body == b"POST /1 HTTP/1.1"
-        assert len(accepted) == 1
-    finally:
-        listener.close()
+    server_tls, client_tls = tls_contexts(tmp_path)
+    server = serve(tls=server_tls)
+    http1.preconnect("localhost", server.port, context=client_tls, connect_timeout=5.0, count=1)
+    assert _kept() == 1
+    time.sleep(0.2)  # the tickets arrive
+    assert get(server, "/1", tls=client_tls).body == b"POST /1 HTTP/1.1"
+    assert server.connections == 1
