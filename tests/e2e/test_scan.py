@@ -20,7 +20,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_transfer import POWER_USER, World, as_user, ecrpy, one_line_error, validate
+from tests.e2e.test_transfer import (
+    POWER_USER,
+    World,
+    as_user,
+    ctrl_c_when,
+    ecrpy,
+    one_line_error,
+    validate,
+)
 from tests.support import MOTO_ACCOUNT, MOTO_REGION, write_config
 from tests.support.aws_server import AwsServer
 from tests.support.dockerd import Dockerd
@@ -369,32 +377,13 @@ def test_scan_on_push_that_never_shows_up_is_started_after_the_grace(
 def test_ctrl_c_while_waiting_for_the_scan_says_the_push_is_complete(
     aws: AwsServer, world: World, env: dict[str, str]
 ) -> None:
-    import os
-    import signal
-    import subprocess
-
-    from tests.e2e.test_transfer import _resolve
-
     repo, image, digest = pushed_to_ecr(world, env)
     findings(aws, repo, digest, counts={"HIGH": 1})
     world.ecr.start_image_scan(repositoryName=repo, imageId={"imageDigest": digest})
     aws.hold_scans(None)  # IN_PROGRESS until released
-    proc = subprocess.Popen([_resolve("ecrpy", env), "push", "--no-check", image, "--scan"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)  # fmt: skip
-    assert proc.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().decode()
-        seen += line
-        if "IN_PROGRESS" in line or not line:
-            break
-    assert "IN_PROGRESS" in seen, (seen, proc.stderr.read() if proc.stderr else "")
-    os.kill(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert one_line_error(err.decode()) == (
+    code, err = ctrl_c_when(env, "IN_PROGRESS", "push", "--no-check", image, "--scan")
+    assert code == 130, err
+    assert one_line_error(err) == (
         f"ecrpy: interrupted while waiting for the scan; the push of {image} is complete")
 
 

@@ -170,6 +170,25 @@ def ecrpy(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
+def ctrl_c_when(env: dict[str, str], marker: str, *args: str) -> tuple[int, str]:
+    """Run ``ecrpy ARGS``, press Ctrl-C (SIGINT) once a stdout line holds ``marker``:
+    (exit status, stderr)."""
+    proc = subprocess.Popen([_resolve("ecrpy", env), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline().decode()
+        seen += line
+        if marker in line or not line:
+            break
+    assert marker in seen, (seen, proc.stderr.read() if proc.stderr else "")
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode()
+
+
 def one_line_error(stderr: str) -> str:
     """The single ``ecrpy: ...`` error line (and never a traceback)."""
     assert "Traceback" not in stderr, stderr
@@ -456,22 +475,9 @@ def test_ctrl_c_during_a_push_stops_cleanly(
 ) -> None:
     repo = world.repo()
     image = world.local_image(repo, "big", size=150_000_000)
-    proc = subprocess.Popen([_resolve("ecrpy", env), "push", "--no-check", image],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline().decode()
-        seen += line
-        if ": Pushing" in line or not line:
-            break
-    assert ": Pushing" in seen, (seen, proc.stderr.read() if proc.stderr else "")
-    os.kill(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    line = one_line_error(err.decode())
+    code, err = ctrl_c_when(env, ": Pushing", "push", "--no-check", image)
+    assert code == 130, err
+    line = one_line_error(err)
     assert "push interrupted" in line and "tag was not updated" in line
     time.sleep(0.5)
     assert not world.registry_has(repo, "big")
