@@ -133,18 +133,14 @@ def _plan(
     ``_temporary_keys`` resolves as botocore would. ``role_deadline``: this is the token
     request, whose one STS call (if any) must end by then and whose keys are its own; other
     calls share one resolution per identity and process (``_shared_temporary_keys``)."""
-    if any(var in env for var in _FOREIGN_ENV):
+    if not _usable_env(env):
         return None
-    bundle = env.get("AWS_CA_BUNDLE")
-    if bundle and not os.path.isfile(bundle):
-        return None  # botocore's path names the missing file before any call
     if where is None and registry is not None:
         where = endpoint(registry, env, operation)
-    if where is None:
+    route = _route(where, env)
+    if route is None:
         return None
-    proxy = proxy_for(where, env)
-    if isinstance(proxy, bool):
-        return None
+    where, proxy = route
     expires_at = None
     identity = _Identity(profile, env)
     if identity.static is not None and not role_arn:
@@ -163,6 +159,26 @@ def _plan(
     remember_secret(keys[1])
     remember_secret(keys[2])
     return Plan(where, keys, proxy, expires_at)
+
+
+def _usable_env(env: Mapping[str, str]) -> bool:
+    """No setting this module leaves to botocore (``_FOREIGN_ENV``, a missing CA bundle,
+    which botocore's path names before any call)."""
+    if any(var in env for var in _FOREIGN_ENV):
+        return False
+    bundle = env.get("AWS_CA_BUNDLE")
+    return not (bundle and not os.path.isfile(bundle))
+
+
+def _route(
+    where: Endpoint | None, env: Mapping[str, str]
+) -> tuple[Endpoint, tuple[str, int] | None] | None:
+    """(endpoint, proxy to tunnel through) for a call this module may send to ``where`` (None:
+    botocore's endpoint) in a ``_usable_env``; None when botocore must send it."""
+    if where is None:
+        return None
+    proxy = proxy_for(where, env)
+    return None if isinstance(proxy, bool) else (where, proxy)
 
 
 # Temporary keys the calls after the token request share, per identity, for this process: one
@@ -409,17 +425,12 @@ def preconnect_iam(
     from . import http1
 
     env = os.environ if env is None else env
-    if any(var in env for var in _FOREIGN_ENV):
+    if not _usable_env(env):
         return
-    bundle = env.get("AWS_CA_BUNDLE")
-    if bundle and not os.path.isfile(bundle):
+    route = _route(iam_endpoint(region, env, "GetUser", fips, dualstack), env)
+    if route is None:
         return
-    where = iam_endpoint(region, env, "GetUser", fips, dualstack)
-    if where is None:
-        return
-    proxy = proxy_for(where, env)
-    if isinstance(proxy, bool):
-        return
+    where, proxy = route
     identity = _Identity(profile, env)
     if identity.static is None and (role_arn or identity.source.method not in _OWN_SOURCES):
         return
