@@ -114,6 +114,8 @@ DAMAGE = {
     "not an object": b'["desktop"]',
     "entry of the wrong shape": None,  # written below: the real key, a number for the store
     "nested too deeply": b"[" * 100_000,
+    "huge": b" " * (2 * 1024 * 1024) + b"{}",
+    "a FIFO": None,  # made below: reading must not block
 }
 
 
@@ -124,10 +126,13 @@ def test_a_damaged_record_reads_as_none(tmp_path: Path, damage: str) -> None:
     record = Path(replaced_store.record_path())
     record.parent.mkdir(mode=0o700)
     raw = DAMAGE[damage]
-    if raw is None:
-        key = os.path.realpath(folder / "config.json")
-        raw = json.dumps({key: {"credsStore": 5}}).encode()
-    record.write_bytes(raw)
+    if damage == "a FIFO":
+        os.mkfifo(record)
+    else:
+        if raw is None:
+            key = os.path.realpath(folder / "config.json")
+            raw = json.dumps({key: {"credsStore": 5}}).encode()
+        record.write_bytes(raw)
     change = docker_config.remove([], default=True, directory=str(folder))
     assert change.removed == ["credsStore"] and change.restored == {}
     assert _read(folder) == {"n": 1}
